@@ -1,0 +1,42 @@
+//! Command-line interface: the subcommands and their arguments.
+//!
+//! Owns the shape of the command line only; each subcommand's work lives in the module
+//! that owns it. Must not touch the network or the filesystem itself.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Default configuration file.
+pub const DEFAULT_CONFIG: &str = "/etc/floatip/floatip.yaml";
+
+/// floatip keeps a floating IP address on exactly one healthy host (VRRPv3/v2).
+#[derive(Debug, Parser)]
+#[command(name = "floatip", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon.
+    Run {
+        /// Configuration file.
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Validate a configuration file without touching the network.
+    Check {
+        /// Configuration file.
+        #[arg(default_value = DEFAULT_CONFIG)]
+        file: PathBuf,
+    },
+    /// Print every VRRP advertisement seen on an interface (passive).
+    Sniff {
+        /// Interface to listen on.
+        iface: String,
+    },
+    /// Print the version.
+    Version,
+}
