@@ -1,0 +1,800 @@
+//! The per-virtual-router state machine of RFC 9568 §6 (and RFC 3768 for v2).
+//!
+//! Owns: the router's state (Initialize, Backup, Master, Fault, Stopped), its timers as
+//! deadlines, the effective priority, and every decision about what to do next. It is
+//! a function of (router, event, now) returning actions: `step` never performs I/O,
+//! never reads a clock and never fails. `next_deadline` tells the caller when to call
+//! `step(.., Event::Timer, ..)` again.
+//!
+//! Deliberate differences from the RFC text, each what a keepalived user expects:
+//! - accept mode defaults to on (the config layer sets it; the core just obeys it);
+//! - a master hearing a lower priority answers with an advertisement at once and
+//!   re-announces its addresses, which heals a split brain in one advertisement;
+//! - preempt delay (keepalived's `preempt_delay`);
+//! - graceful stop as master is make-before-break: priority 0 is sent but the addresses
+//!   stay until a new master is heard or master-down passes.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::packet::{Advertisement, Family, Version};
+use super::timers::{self, Centisecs, Instant};
+
+/// The priority of the address owner.
+pub const OWNER_PRIORITY: u8 = 255;
+/// The priority a leaving master advertises.
+pub const LEAVING_PRIORITY: u8 = 0;
+
+/// What the state machine needs to know about one virtual router. Validated by the
+/// config layer; the core trusts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterConfig {
+    pub vrid: u8,
+    pub version: Version,
+    /// Configured priority, 1..=255 (255 = owner of the addresses).
+    pub priority: u8,
+    /// Our own advertisement interval.
+    pub advert_interval: Centisecs,
+    /// Whether a higher-priority backup takes over from a lower-priority master.
+    pub preempt: bool,
+    /// How long a backup that could preempt waits first (after startup, after leaving
+    /// Fault, or after first hearing a lower-priority master).
+    pub preempt_delay: Duration,
+    /// Whether a non-owner master accepts packets addressed to the virtual addresses.
+    pub accept_mode: bool,
+    /// Our primary address on the interface: the source of our advertisements and the
+    /// tie-breaker between equal priorities.
+    pub primary_address: IpAddr,
+    /// The virtual addresses, all of one family.
+    pub addresses: Vec<IpAddr>,
+    /// After becoming master, repeat the gratuitous ARP / NA once after this delay.
+    pub announce_repeat_after: Option<Duration>,
+    /// While master, re-announce at this period.
+    pub announce_refresh_every: Option<Duration>,
+}
+
+impl RouterConfig {
+    /// Address family of the router.
+    pub fn family(&self) -> Family {
+        Family::of(&self.primary_address)
+    }
+
+    /// Whether we own the addresses (priority 255).
+    pub fn is_owner(&self) -> bool {
+        self.priority == OWNER_PRIORITY
+    }
+}
+
+/// The state of a virtual router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum State {
+    /// Not started yet.
+    Initialize,
+    Backup,
+    Master,
+    /// Cannot serve: the interface is down or a weight-0 health check fails (or, in a
+    /// sync group, another member is in Fault).
+    Fault,
+    /// Shut down; terminal.
+    Stopped,
+}
+
+impl State {
+    /// The keepalived notify name of the state (MASTER/BACKUP/FAULT/STOP).
+    pub fn notify_name(self) -> &'static str {
+        match self {
+            State::Initialize => "INIT",
+            State::Backup => "BACKUP",
+            State::Master => "MASTER",
+            State::Fault => "FAULT",
+            State::Stopped => "STOP",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.notify_name())
+    }
+}
+
+/// What happened to a router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Join the virtual router (from Initialize).
+    Startup,
+    /// Leave the virtual router (make-before-break if master).
+    Shutdown,
+    /// A deadline returned by `next_deadline` has been reached.
+    Timer,
+    /// A valid advertisement for our VRID, from `src` (already checked on the wire:
+    /// TTL, checksum, length, v2 auth).
+    Advert {
+        src: IpAddr,
+        advert: Advertisement,
+    },
+    /// Our interface went down / came back up.
+    InterfaceDown,
+    InterfaceUp,
+    /// The health of what we front changed: `weight` is the sum of the weights of the
+    /// failing (negative) and passing (positive) checks that apply; `fault` is true
+    /// while any weight-0 check fails.
+    Health {
+        weight: i32,
+        fault: bool,
+    },
+    /// Sync group: another member became master; follow it.
+    GroupMaster,
+    /// Sync group: another member left master for backup; follow it.
+    GroupBackup,
+    /// Sync group: whether some other member is in Fault.
+    GroupFault(bool),
+}
+
+/// Why a state changed, for the one INFO line per transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// Started as the address owner.
+    StartupAsOwner,
+    /// Started (or recovered) as a non-owner: wait to hear a master.
+    Startup,
+    /// No advertisement from a master for master_down_interval.
+    MasterDown {
+        interval: Duration,
+    },
+    /// The master announced it is leaving (priority 0) and skew time passed.
+    MasterLeft,
+    /// Heard a better master.
+    BetterMaster {
+        src: IpAddr,
+        priority: u8,
+    },
+    InterfaceDown,
+    InterfaceUp,
+    HealthFault,
+    HealthRecovered,
+    /// Another member of our sync group moved.
+    SyncGroup,
+    /// Shutdown was requested.
+    Shutdown,
+    /// Shutdown as master: a new master was heard, so the addresses are released.
+    HandedOver {
+        src: IpAddr,
+    },
+    /// Shutdown as master: nobody took over within master_down_interval.
+    HandOverTimeout,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::StartupAsOwner => write!(f, "started as address owner (priority 255)"),
+            Reason::Startup => write!(f, "started, waiting to hear a master"),
+            Reason::MasterDown { interval } => {
+                write!(f, "no advertisement for master_down_interval {interval:?}")
+            }
+            Reason::MasterLeft => write!(f, "master sent priority 0 and skew time passed"),
+            Reason::BetterMaster { src, priority } => {
+                write!(f, "heard master {src} with priority {priority}")
+            }
+            Reason::InterfaceDown => write!(f, "interface down"),
+            Reason::InterfaceUp => write!(f, "interface up"),
+            Reason::HealthFault => write!(f, "a weight-0 health check fails"),
+            Reason::HealthRecovered => write!(f, "health checks recovered"),
+            Reason::SyncGroup => write!(f, "sync group member moved"),
+            Reason::Shutdown => write!(f, "shutdown"),
+            Reason::HandedOver { src } => write!(f, "new master {src} took over"),
+            Reason::HandOverTimeout => write!(f, "no new master within master_down_interval"),
+        }
+    }
+}
+
+/// Why an advertisement that passed the wire checks was ignored by the router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Discard {
+    /// Not our VRID (the caller should demultiplex; counted if it does not).
+    VridMismatch,
+    /// A v2 router heard v3 or the other way round.
+    VersionMismatch,
+    /// VRRPv2: the advertised interval differs from ours (RFC 3768 §7.1).
+    IntervalMismatch,
+    /// Addresses of the other family.
+    FamilyMismatch,
+    /// Our own advertisement looped back.
+    OwnAdvert,
+}
+
+impl Discard {
+    /// A short, stable identifier for counters.
+    pub fn name(self) -> &'static str {
+        match self {
+            Discard::VridMismatch => "vrid_mismatch",
+            Discard::VersionMismatch => "version_mismatch",
+            Discard::IntervalMismatch => "interval_mismatch",
+            Discard::FamilyMismatch => "family_mismatch",
+            Discard::OwnAdvert => "own_advert",
+        }
+    }
+}
+
+/// What the caller must do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send an advertisement with this priority and our interval and addresses.
+    SendAdvert { priority: u8 },
+    /// Add the virtual addresses to the interface.
+    AddAddresses,
+    /// Remove the virtual addresses from the interface.
+    RemoveAddresses,
+    /// Send gratuitous ARP / unsolicited NA for the virtual addresses.
+    Announce,
+    /// Accept mode off and not owner: start (true) or stop (false) dropping packets
+    /// addressed to the virtual addresses (RFC 9568 §6.4.3).
+    BlockAddressTraffic(bool),
+    /// The state changed. Carried out as one INFO line and a notify hook.
+    Transition {
+        from: State,
+        to: State,
+        reason: Reason,
+    },
+    /// The effective priority changed (without a state change).
+    PriorityChanged { from: u8, to: u8 },
+    /// The advertisement was ignored; count it and log at a limited rate.
+    Discarded { src: IpAddr, why: Discard },
+    /// The advertisement was accepted but lists other addresses than ours (RFC 9568
+    /// §6.4.2 says accept it); log at a limited rate.
+    AddressListMismatch { src: IpAddr },
+}
+
+/// One virtual router: configuration, state and deadlines.
+#[derive(Debug, Clone)]
+pub struct Router {
+    config: RouterConfig,
+    state: State,
+    /// The interval the current master uses (v3 learns it; v2 has only ours).
+    master_adver_interval: Centisecs,
+    /// Sum of health weights, as last reported.
+    health_weight: i32,
+    interface_down: bool,
+    health_fault: bool,
+    group_fault: bool,
+    /// Backup: when the master is declared down.
+    master_down_at: Option<Instant>,
+    /// Master: when the next advertisement is due.
+    advert_at: Option<Instant>,
+    /// Master: when the next gratuitous ARP / NA is due.
+    announce_at: Option<Instant>,
+    /// Backup: the master-down timer was armed to skew by a priority-0 advertisement.
+    master_left: bool,
+    /// Master shutting down (make-before-break): when to give up waiting for a
+    /// successor and release the addresses.
+    handover_deadline: Option<Instant>,
+    /// Backup: until when a lower-priority master is tolerated (preempt delay).
+    preempt_hold_until: Option<Instant>,
+    /// When we last answered a lower-priority master at once (rate limit).
+    last_immediate_reply: Option<Instant>,
+}
+
+impl Router {
+    /// A router in Initialize.
+    pub fn new(config: RouterConfig) -> Router {
+        Router {
+            master_adver_interval: config.advert_interval,
+            config,
+            state: State::Initialize,
+            health_weight: 0,
+            interface_down: false,
+            health_fault: false,
+            group_fault: false,
+            master_down_at: None,
+            advert_at: None,
+            announce_at: None,
+            master_left: false,
+            handover_deadline: None,
+            preempt_hold_until: None,
+            last_immediate_reply: None,
+        }
+    }
+
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Whether a master is handing over after a shutdown request (it still holds the
+    /// addresses but no longer advertises).
+    pub fn is_handing_over(&self) -> bool {
+        self.handover_deadline.is_some()
+    }
+
+    /// Whether this router currently wants the virtual addresses on the interface.
+    pub fn holds_addresses(&self) -> bool {
+        self.state == State::Master
+    }
+
+    /// The interval of the master we follow (ours when master).
+    pub fn master_adver_interval(&self) -> Centisecs {
+        self.master_adver_interval
+    }
+
+    /// Configured priority plus health weights, clamped to 1..=254; an owner stays 255.
+    pub fn effective_priority(&self) -> u8 {
+        effective_priority(self.config.priority, self.health_weight)
+    }
+
+    /// Whether some cause keeps this router in Fault, ignoring sync-group propagation.
+    pub fn has_own_fault(&self) -> bool {
+        self.interface_down || self.health_fault
+    }
+
+    fn in_fault(&self) -> bool {
+        self.interface_down || self.health_fault || self.group_fault
+    }
+
+    /// The master-down interval for the master interval we currently follow.
+    pub fn master_down_interval(&self) -> Duration {
+        timers::master_down_interval(self.effective_priority(), self.master_adver_interval)
+    }
+
+    /// The skew time for the master interval we currently follow.
+    pub fn skew(&self) -> Duration {
+        timers::skew(self.effective_priority(), self.master_adver_interval)
+    }
+
+    /// The earliest deadline at which `step(.., Event::Timer, ..)` has work to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.master_down_at,
+            self.advert_at,
+            self.announce_at,
+            self.handover_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Apply one event at time `now` and return what to do, in order.
+    pub fn step(&mut self, event: Event, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.state == State::Stopped {
+            return out;
+        }
+        match event {
+            Event::Startup => self.on_startup(now, &mut out),
+            Event::Shutdown => self.on_shutdown(now, &mut out),
+            Event::Timer => self.on_timer(now, &mut out),
+            Event::Advert { src, advert } => self.on_advert(src, &advert, now, &mut out),
+            Event::InterfaceDown => {
+                self.interface_down = true;
+                self.update_fault(now, Reason::InterfaceDown, &mut out);
+            }
+            Event::InterfaceUp => {
+                self.interface_down = false;
+                self.update_fault(now, Reason::InterfaceUp, &mut out);
+            }
+            Event::Health { weight, fault } => self.on_health(weight, fault, now, &mut out),
+            Event::GroupMaster => {
+                if self.state == State::Backup {
+                    self.become_master(now, Reason::SyncGroup, &mut out);
+                }
+            }
+            Event::GroupBackup => {
+                if self.state == State::Master && !self.is_handing_over() {
+                    self.leave_master(State::Backup, now, Reason::SyncGroup, &mut out);
+                }
+            }
+            Event::GroupFault(fault) => {
+                self.group_fault = fault;
+                self.update_fault(now, Reason::SyncGroup, &mut out);
+            }
+        }
+        out
+    }
+
+    fn on_startup(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.state != State::Initialize {
+            return;
+        }
+        if self.in_fault() {
+            let reason = if self.interface_down {
+                Reason::InterfaceDown
+            } else if self.health_fault {
+                Reason::HealthFault
+            } else {
+                Reason::SyncGroup
+            };
+            self.transition(State::Fault, reason, out);
+        } else if self.config.is_owner() {
+            self.join(now, Reason::StartupAsOwner, out);
+        } else {
+            self.join(now, Reason::Startup, out);
+        }
+    }
+
+    fn on_shutdown(&mut self, now: Instant, out: &mut Vec<Action>) {
+        match self.state {
+            State::Master if !self.is_handing_over() => {
+                // Make-before-break: tell the backups to take over after skew time, but
+                // keep serving the addresses until one does.
+                out.push(Action::SendAdvert {
+                    priority: LEAVING_PRIORITY,
+                });
+                self.advert_at = None;
+                self.announce_at = None;
+                self.handover_deadline = Some(now + self.master_down_interval());
+            }
+            State::Master => {}
+            State::Initialize | State::Backup | State::Fault => {
+                self.clear_timers();
+                self.transition(State::Stopped, Reason::Shutdown, out);
+            }
+            State::Stopped => {}
+        }
+    }
+
+    fn on_timer(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if let Some(deadline) = self.handover_deadline
+            && deadline <= now
+        {
+            self.finish_handover(Reason::HandOverTimeout, out);
+            return;
+        }
+        if let Some(deadline) = self.master_down_at
+            && deadline <= now
+            && self.state == State::Backup
+        {
+            let reason = if self.master_left {
+                Reason::MasterLeft
+            } else {
+                Reason::MasterDown {
+                    interval: self.master_down_interval(),
+                }
+            };
+            self.become_master(now, reason, out);
+            return;
+        }
+        if let Some(deadline) = self.advert_at
+            && deadline <= now
+        {
+            out.push(Action::SendAdvert {
+                priority: self.effective_priority(),
+            });
+            self.advert_at = Some(next_period(deadline, self.config.advert_interval, now));
+        }
+        if let Some(deadline) = self.announce_at
+            && deadline <= now
+        {
+            out.push(Action::Announce);
+            self.announce_at = self.config.announce_refresh_every.map(|every| now + every);
+        }
+    }
+}
+
+impl Router {
+    fn on_advert(
+        &mut self,
+        src: IpAddr,
+        advert: &Advertisement,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        if !matches!(self.state, State::Backup | State::Master) {
+            // Initialize, Fault: not participating (RFC 9568 §6.4.1, "ignore").
+            return;
+        }
+        if let Some(why) = self.discard_reason(src, advert) {
+            out.push(Action::Discarded { src, why });
+            return;
+        }
+        if !same_addresses(&advert.addresses, &self.config.addresses) {
+            out.push(Action::AddressListMismatch { src });
+        }
+        match self.state {
+            State::Backup => self.backup_heard(advert, now),
+            State::Master => self.master_heard(src, advert, now, out),
+            _ => {}
+        }
+    }
+
+    /// Router-level checks on an advertisement that passed the wire checks.
+    fn discard_reason(&self, src: IpAddr, advert: &Advertisement) -> Option<Discard> {
+        if src == self.config.primary_address {
+            return Some(Discard::OwnAdvert);
+        }
+        if advert.vrid != self.config.vrid {
+            return Some(Discard::VridMismatch);
+        }
+        if advert.version != self.config.version {
+            return Some(Discard::VersionMismatch);
+        }
+        let family = self.config.family();
+        if Family::of(&src) != family || advert.addresses.iter().any(|a| Family::of(a) != family) {
+            return Some(Discard::FamilyMismatch);
+        }
+        if self.config.version == Version::V2 && advert.interval != self.config.advert_interval {
+            return Some(Discard::IntervalMismatch);
+        }
+        None
+    }
+
+    /// RFC 9568 §6.4.2, Backup receiving an advertisement.
+    fn backup_heard(&mut self, advert: &Advertisement, now: Instant) {
+        let local = self.effective_priority();
+        if advert.priority == LEAVING_PRIORITY {
+            self.master_left = true;
+            self.master_down_at = Some(now + self.skew());
+            return;
+        }
+        let lower = advert.priority < local;
+        if lower && self.config.preempt && self.preempt_hold_until.is_none() {
+            // First lower-priority advertisement of this episode: start the delay.
+            if !self.config.preempt_delay.is_zero() {
+                self.preempt_hold_until = Some(now + self.config.preempt_delay);
+            }
+        }
+        let held = self.preempt_hold_until.is_some_and(|until| now < until);
+        if !self.config.preempt || !lower || held {
+            if !lower {
+                // A master at least as good as us: a later lower-priority episode gets
+                // a fresh preempt delay.
+                self.preempt_hold_until = None;
+            }
+            if self.config.version == Version::V3 {
+                self.master_adver_interval = advert.interval;
+            }
+            self.master_left = false;
+            self.master_down_at = Some(now + self.master_down_interval());
+        }
+        // Else: preempting. Discard, so that master-down expires and we take over.
+    }
+
+    /// RFC 9568 §6.4.3, Master receiving an advertisement.
+    fn master_heard(
+        &mut self,
+        src: IpAddr,
+        advert: &Advertisement,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        if self.is_handing_over() {
+            if advert.priority != LEAVING_PRIORITY {
+                self.finish_handover(Reason::HandedOver { src }, out);
+            }
+            return;
+        }
+        let local = self.effective_priority();
+        if advert.priority == LEAVING_PRIORITY {
+            out.push(Action::SendAdvert { priority: local });
+            self.advert_at = Some(now + self.config.advert_interval.to_duration());
+            return;
+        }
+        let better = advert.priority > local
+            || (advert.priority == local && src > self.config.primary_address);
+        if better {
+            if self.config.version == Version::V3 {
+                self.master_adver_interval = advert.interval;
+            }
+            self.leave_master(
+                State::Backup,
+                now,
+                Reason::BetterMaster {
+                    src,
+                    priority: advert.priority,
+                },
+                out,
+            );
+            return;
+        }
+        // A lower priority master exists (split brain healing, or a peer that just
+        // started): assert ourselves now rather than at the next tick, and
+        // re-announce so that clients that followed the other master come back. At most
+        // once per quarter interval, so a flood cannot make us flood.
+        let quarter = self.config.advert_interval.to_duration() / 4;
+        if self
+            .last_immediate_reply
+            .is_some_and(|last| now.saturating_since(last) < quarter)
+        {
+            return;
+        }
+        self.last_immediate_reply = Some(now);
+        out.push(Action::SendAdvert { priority: local });
+        out.push(Action::Announce);
+        self.advert_at = Some(now + self.config.advert_interval.to_duration());
+    }
+
+    fn on_health(&mut self, weight: i32, fault: bool, now: Instant, out: &mut Vec<Action>) {
+        let before = self.effective_priority();
+        self.health_weight = weight;
+        let after = self.effective_priority();
+        let fault_changed = fault != self.health_fault;
+        self.health_fault = fault;
+        if fault_changed {
+            let reason = if fault {
+                Reason::HealthFault
+            } else {
+                Reason::HealthRecovered
+            };
+            self.update_fault(now, reason, out);
+        }
+        if before == after {
+            return;
+        }
+        out.push(Action::PriorityChanged {
+            from: before,
+            to: after,
+        });
+        match self.state {
+            State::Master if !self.is_handing_over() => {
+                // Advertise a priority change at once so backups can preempt.
+                out.push(Action::SendAdvert { priority: after });
+                self.advert_at = Some(now + self.config.advert_interval.to_duration());
+            }
+            State::Backup => {
+                if let Some(deadline) = self.master_down_at
+                    && !self.master_left
+                {
+                    // Keep the timer's start, with the skew of the new priority.
+                    let heard_at =
+                        deadline
+                            .since_epoch()
+                            .saturating_sub(timers::master_down_interval(
+                                before,
+                                self.master_adver_interval,
+                            ));
+                    self.master_down_at =
+                        Some(Instant::from_epoch(heard_at) + self.master_down_interval());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Enter or leave Fault after one of its causes changed.
+    fn update_fault(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
+        let fault = self.in_fault();
+        match (self.state, fault) {
+            (State::Backup, true) => {
+                self.clear_timers();
+                self.transition(State::Fault, reason, out);
+            }
+            (State::Master, true) => {
+                if self.is_handing_over() {
+                    self.finish_handover(reason, out);
+                    return;
+                }
+                // Tell the backups at once (they take over after skew time), then let go.
+                out.push(Action::SendAdvert {
+                    priority: LEAVING_PRIORITY,
+                });
+                self.leave_master(State::Fault, now, reason, out);
+            }
+            (State::Fault, false) => {
+                let reason = match reason {
+                    Reason::InterfaceDown | Reason::InterfaceUp => Reason::InterfaceUp,
+                    Reason::HealthFault | Reason::HealthRecovered => Reason::HealthRecovered,
+                    other => other,
+                };
+                self.join(now, reason, out);
+            }
+            _ => {}
+        }
+    }
+
+    /// Enter service from Initialize or Fault (RFC 9568 §6.4.1): an owner becomes
+    /// master at once, anyone else waits to hear a master.
+    fn join(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
+        if self.config.is_owner() {
+            self.become_master(now, reason, out);
+        } else {
+            self.become_backup(now, reason, out);
+            if !self.config.preempt_delay.is_zero() {
+                self.preempt_hold_until = Some(now + self.config.preempt_delay);
+            }
+        }
+    }
+
+    fn become_master(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
+        self.clear_timers();
+        self.master_adver_interval = self.config.advert_interval;
+        // Addresses first, then the advertisement: a leaving master releases its
+        // addresses when it hears us, so ours must already be in place
+        // (make-before-break). RFC 9568 §6.4.2 lists the advertisement first; the
+        // order matters only for that window.
+        if self.blocks_address_traffic() {
+            out.push(Action::BlockAddressTraffic(true));
+        }
+        out.push(Action::AddAddresses);
+        out.push(Action::SendAdvert {
+            priority: self.effective_priority(),
+        });
+        out.push(Action::Announce);
+        self.advert_at = Some(now + self.config.advert_interval.to_duration());
+        self.announce_at = self
+            .config
+            .announce_repeat_after
+            .or(self.config.announce_refresh_every)
+            .map(|after| now + after);
+        self.transition(State::Master, reason, out);
+    }
+
+    fn become_backup(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
+        self.clear_timers();
+        self.master_down_at = Some(now + self.master_down_interval());
+        self.transition(State::Backup, reason, out);
+    }
+
+    /// Master -> Backup or Fault: release the addresses.
+    fn leave_master(&mut self, to: State, now: Instant, reason: Reason, out: &mut Vec<Action>) {
+        self.release_addresses(out);
+        if to == State::Backup {
+            self.become_backup(now, reason, out);
+        } else {
+            self.clear_timers();
+            self.transition(to, reason, out);
+        }
+    }
+
+    /// End of a make-before-break shutdown.
+    fn finish_handover(&mut self, reason: Reason, out: &mut Vec<Action>) {
+        self.release_addresses(out);
+        self.clear_timers();
+        self.transition(State::Stopped, reason, out);
+    }
+
+    fn release_addresses(&mut self, out: &mut Vec<Action>) {
+        out.push(Action::RemoveAddresses);
+        if self.blocks_address_traffic() {
+            out.push(Action::BlockAddressTraffic(false));
+        }
+    }
+
+    fn blocks_address_traffic(&self) -> bool {
+        !self.config.accept_mode && !self.config.is_owner()
+    }
+
+    fn clear_timers(&mut self) {
+        self.master_down_at = None;
+        self.advert_at = None;
+        self.announce_at = None;
+        self.handover_deadline = None;
+        self.preempt_hold_until = None;
+        self.master_left = false;
+        self.last_immediate_reply = None;
+    }
+
+    fn transition(&mut self, to: State, reason: Reason, out: &mut Vec<Action>) {
+        let from = self.state;
+        self.state = to;
+        out.push(Action::Transition { from, to, reason });
+    }
+}
+
+/// Configured priority plus health weights, clamped to 1..=254; an owner (255) stays
+/// 255 whatever the weights (keepalived ignores weights for an owner too).
+pub fn effective_priority(configured: u8, weight: i32) -> u8 {
+    if configured == OWNER_PRIORITY {
+        return OWNER_PRIORITY;
+    }
+    (i32::from(configured) + weight).clamp(1, 254) as u8
+}
+
+/// The next periodic deadline after `deadline`, without drift, but never in the past
+/// (a late wakeup does not cause a burst of catch-up advertisements).
+fn next_period(deadline: Instant, period: Centisecs, now: Instant) -> Instant {
+    let next = deadline + period.to_duration();
+    if next > now {
+        next
+    } else {
+        now + period.to_duration()
+    }
+}
+
+fn same_addresses(a: &[IpAddr], b: &[IpAddr]) -> bool {
+    a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
+}

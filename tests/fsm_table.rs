@@ -1,0 +1,1134 @@
+//! Table test of the state machine: every (state, event) pair, with the actions and the
+//! resulting state written out by hand from RFC 9568 §6 and DESIGN.md §2.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use floatip::proto::fsm::{Action, Discard, Event, Reason, Router, RouterConfig, State};
+use floatip::proto::packet::{Advertisement, Auth, Version};
+use floatip::proto::timers::{Centisecs, Instant};
+
+const T0: Instant = Instant::from_epoch(Duration::from_secs(10));
+/// master_down_interval at priority 100, 1 s: 3 s + 156/256 s.
+const MASTER_DOWN_100: Duration = Duration::from_micros(3_609_375);
+/// skew at priority 100, 1 s.
+const SKEW_100: Duration = Duration::from_micros(609_375);
+
+fn ip(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))
+}
+
+fn config() -> RouterConfig {
+    RouterConfig {
+        vrid: 7,
+        version: Version::V3,
+        priority: 100,
+        advert_interval: Centisecs(100),
+        preempt: true,
+        preempt_delay: Duration::ZERO,
+        accept_mode: true,
+        primary_address: ip(10),
+        addresses: vec![ip(100)],
+        announce_repeat_after: Some(Duration::from_secs(2)),
+        announce_refresh_every: None,
+    }
+}
+
+fn advert(priority: u8) -> Advertisement {
+    Advertisement {
+        version: Version::V3,
+        vrid: 7,
+        priority,
+        interval: Centisecs(100),
+        addresses: vec![ip(100)],
+        auth: Auth::None,
+    }
+}
+
+fn heard(src: u8, priority: u8) -> Event {
+    Event::Advert {
+        src: ip(src),
+        advert: advert(priority),
+    }
+}
+
+fn transition(from: State, to: State, reason: Reason) -> Action {
+    Action::Transition { from, to, reason }
+}
+
+fn send(priority: u8) -> Action {
+    Action::SendAdvert { priority }
+}
+
+/// A router in a given state, and the time it reached it.
+struct Setup {
+    router: Router,
+    at: Instant,
+}
+
+fn init_with(config: RouterConfig) -> Setup {
+    Setup {
+        router: Router::new(config),
+        at: T0,
+    }
+}
+
+fn init() -> Setup {
+    init_with(config())
+}
+
+fn backup_with(config: RouterConfig) -> Setup {
+    let mut s = init_with(config);
+    let actions = s.router.step(Event::Startup, s.at);
+    assert_eq!(
+        actions,
+        vec![transition(
+            State::Initialize,
+            State::Backup,
+            Reason::Startup
+        )]
+    );
+    s
+}
+
+fn backup() -> Setup {
+    backup_with(config())
+}
+
+fn master_with(config: RouterConfig) -> Setup {
+    let mut s = backup_with(config);
+    let at = s
+        .router
+        .next_deadline()
+        .expect("backup has a master-down timer");
+    let actions = s.router.step(Event::Timer, at);
+    assert!(actions.contains(&Action::AddAddresses), "{actions:?}");
+    assert_eq!(s.router.state(), State::Master);
+    Setup {
+        router: s.router,
+        at,
+    }
+}
+
+fn master() -> Setup {
+    master_with(config())
+}
+
+fn handing_over() -> Setup {
+    let mut s = master();
+    assert_eq!(s.router.step(Event::Shutdown, s.at), vec![send(0)]);
+    assert!(s.router.is_handing_over());
+    s
+}
+
+fn fault() -> Setup {
+    let mut s = backup();
+    s.router.step(Event::InterfaceDown, s.at);
+    assert_eq!(s.router.state(), State::Fault);
+    s
+}
+
+fn stopped() -> Setup {
+    let mut s = backup();
+    s.router.step(Event::Shutdown, s.at);
+    assert_eq!(s.router.state(), State::Stopped);
+    s
+}
+
+struct Row {
+    name: &'static str,
+    setup: fn() -> Setup,
+    event: Event,
+    /// Delay after reaching the state; `None` means "at the next deadline".
+    after: Option<Duration>,
+    actions: Vec<Action>,
+    state: State,
+}
+
+fn row(
+    name: &'static str,
+    setup: fn() -> Setup,
+    event: Event,
+    actions: Vec<Action>,
+    state: State,
+) -> Row {
+    Row {
+        name,
+        setup,
+        event,
+        after: Some(Duration::from_millis(1)),
+        actions,
+        state,
+    }
+}
+
+fn at_deadline(mut r: Row) -> Row {
+    r.after = None;
+    r
+}
+
+fn health(weight: i32, fault: bool) -> Event {
+    Event::Health { weight, fault }
+}
+
+fn table() -> Vec<Row> {
+    use State::*;
+    let better = |p: u8, src: u8| Reason::BetterMaster {
+        src: ip(src),
+        priority: p,
+    };
+    vec![
+        // ---- Initialize
+        row(
+            "init/startup",
+            init,
+            Event::Startup,
+            vec![transition(Initialize, Backup, Reason::Startup)],
+            Backup,
+        ),
+        row(
+            "init/shutdown",
+            init,
+            Event::Shutdown,
+            vec![transition(Initialize, Stopped, Reason::Shutdown)],
+            Stopped,
+        ),
+        row("init/timer", init, Event::Timer, vec![], Initialize),
+        row("init/advert", init, heard(11, 200), vec![], Initialize),
+        row(
+            "init/iface-down",
+            init,
+            Event::InterfaceDown,
+            vec![],
+            Initialize,
+        ),
+        row(
+            "init/iface-up",
+            init,
+            Event::InterfaceUp,
+            vec![],
+            Initialize,
+        ),
+        row(
+            "init/weight",
+            init,
+            health(-10, false),
+            vec![Action::PriorityChanged { from: 100, to: 90 }],
+            Initialize,
+        ),
+        row(
+            "init/health-fault",
+            init,
+            health(0, true),
+            vec![],
+            Initialize,
+        ),
+        row(
+            "init/group-master",
+            init,
+            Event::GroupMaster,
+            vec![],
+            Initialize,
+        ),
+        row(
+            "init/group-backup",
+            init,
+            Event::GroupBackup,
+            vec![],
+            Initialize,
+        ),
+        row(
+            "init/group-fault",
+            init,
+            Event::GroupFault(true),
+            vec![],
+            Initialize,
+        ),
+        // ---- Backup
+        row("backup/startup", backup, Event::Startup, vec![], Backup),
+        row(
+            "backup/shutdown",
+            backup,
+            Event::Shutdown,
+            vec![transition(Backup, Stopped, Reason::Shutdown)],
+            Stopped,
+        ),
+        row("backup/timer-early", backup, Event::Timer, vec![], Backup),
+        at_deadline(row(
+            "backup/master-down",
+            backup,
+            Event::Timer,
+            vec![
+                Action::AddAddresses,
+                send(100),
+                Action::Announce,
+                transition(
+                    Backup,
+                    Master,
+                    Reason::MasterDown {
+                        interval: MASTER_DOWN_100,
+                    },
+                ),
+            ],
+            Master,
+        )),
+        row("backup/higher", backup, heard(11, 200), vec![], Backup),
+        row(
+            "backup/equal-higher-ip",
+            backup,
+            heard(11, 100),
+            vec![],
+            Backup,
+        ),
+        row(
+            "backup/equal-lower-ip",
+            backup,
+            heard(9, 100),
+            vec![],
+            Backup,
+        ),
+        row("backup/lower", backup, heard(11, 50), vec![], Backup),
+        row("backup/zero", backup, heard(11, 0), vec![], Backup),
+        row(
+            "backup/own",
+            backup,
+            heard(10, 200),
+            vec![Action::Discarded {
+                src: ip(10),
+                why: Discard::OwnAdvert,
+            }],
+            Backup,
+        ),
+        row(
+            "backup/v2-advert",
+            backup,
+            Event::Advert {
+                src: ip(11),
+                advert: Advertisement {
+                    version: Version::V2,
+                    ..advert(200)
+                },
+            },
+            vec![Action::Discarded {
+                src: ip(11),
+                why: Discard::VersionMismatch,
+            }],
+            Backup,
+        ),
+        row(
+            "backup/other-vrid",
+            backup,
+            Event::Advert {
+                src: ip(11),
+                advert: Advertisement {
+                    vrid: 8,
+                    ..advert(200)
+                },
+            },
+            vec![Action::Discarded {
+                src: ip(11),
+                why: Discard::VridMismatch,
+            }],
+            Backup,
+        ),
+        row(
+            "backup/ipv6-addresses",
+            backup,
+            Event::Advert {
+                src: ip(11),
+                advert: Advertisement {
+                    addresses: vec!["2001:db8::100".parse().unwrap()],
+                    ..advert(200)
+                },
+            },
+            vec![Action::Discarded {
+                src: ip(11),
+                why: Discard::FamilyMismatch,
+            }],
+            Backup,
+        ),
+        row(
+            "backup/other-addresses",
+            backup,
+            Event::Advert {
+                src: ip(11),
+                advert: Advertisement {
+                    addresses: vec![ip(101)],
+                    ..advert(200)
+                },
+            },
+            vec![Action::AddressListMismatch { src: ip(11) }],
+            Backup,
+        ),
+        row(
+            "backup/iface-down",
+            backup,
+            Event::InterfaceDown,
+            vec![transition(Backup, Fault, Reason::InterfaceDown)],
+            Fault,
+        ),
+        row(
+            "backup/iface-up",
+            backup,
+            Event::InterfaceUp,
+            vec![],
+            Backup,
+        ),
+        row(
+            "backup/weight",
+            backup,
+            health(-10, false),
+            vec![Action::PriorityChanged { from: 100, to: 90 }],
+            Backup,
+        ),
+        row(
+            "backup/health-fault",
+            backup,
+            health(0, true),
+            vec![transition(Backup, Fault, Reason::HealthFault)],
+            Fault,
+        ),
+        row(
+            "backup/group-master",
+            backup,
+            Event::GroupMaster,
+            vec![
+                Action::AddAddresses,
+                send(100),
+                Action::Announce,
+                transition(Backup, Master, Reason::SyncGroup),
+            ],
+            Master,
+        ),
+        row(
+            "backup/group-backup",
+            backup,
+            Event::GroupBackup,
+            vec![],
+            Backup,
+        ),
+        row(
+            "backup/group-fault",
+            backup,
+            Event::GroupFault(true),
+            vec![transition(Backup, Fault, Reason::SyncGroup)],
+            Fault,
+        ),
+        // ---- Master
+        row("master/startup", master, Event::Startup, vec![], Master),
+        row(
+            "master/shutdown",
+            master,
+            Event::Shutdown,
+            vec![send(0)],
+            Master,
+        ),
+        row("master/timer-early", master, Event::Timer, vec![], Master),
+        at_deadline(row(
+            "master/advert-timer",
+            master,
+            Event::Timer,
+            vec![send(100)],
+            Master,
+        )),
+        row(
+            "master/higher",
+            master,
+            heard(11, 200),
+            vec![
+                Action::RemoveAddresses,
+                transition(Master, Backup, better(200, 11)),
+            ],
+            Backup,
+        ),
+        row(
+            "master/equal-higher-ip",
+            master,
+            heard(11, 100),
+            vec![
+                Action::RemoveAddresses,
+                transition(Master, Backup, better(100, 11)),
+            ],
+            Backup,
+        ),
+        row(
+            "master/equal-lower-ip",
+            master,
+            heard(9, 100),
+            vec![send(100), Action::Announce],
+            Master,
+        ),
+        row(
+            "master/lower",
+            master,
+            heard(11, 50),
+            vec![send(100), Action::Announce],
+            Master,
+        ),
+        row("master/zero", master, heard(11, 0), vec![send(100)], Master),
+        row(
+            "master/iface-down",
+            master,
+            Event::InterfaceDown,
+            vec![
+                send(0),
+                Action::RemoveAddresses,
+                transition(Master, Fault, Reason::InterfaceDown),
+            ],
+            Fault,
+        ),
+        row(
+            "master/iface-up",
+            master,
+            Event::InterfaceUp,
+            vec![],
+            Master,
+        ),
+        row(
+            "master/weight",
+            master,
+            health(-10, false),
+            vec![Action::PriorityChanged { from: 100, to: 90 }, send(90)],
+            Master,
+        ),
+        row(
+            "master/health-fault",
+            master,
+            health(0, true),
+            vec![
+                send(0),
+                Action::RemoveAddresses,
+                transition(Master, Fault, Reason::HealthFault),
+            ],
+            Fault,
+        ),
+        row(
+            "master/group-master",
+            master,
+            Event::GroupMaster,
+            vec![],
+            Master,
+        ),
+        row(
+            "master/group-backup",
+            master,
+            Event::GroupBackup,
+            vec![
+                Action::RemoveAddresses,
+                transition(Master, Backup, Reason::SyncGroup),
+            ],
+            Backup,
+        ),
+        row(
+            "master/group-fault",
+            master,
+            Event::GroupFault(true),
+            vec![
+                send(0),
+                Action::RemoveAddresses,
+                transition(Master, Fault, Reason::SyncGroup),
+            ],
+            Fault,
+        ),
+        // ---- Master handing over after Shutdown (make-before-break)
+        row(
+            "handover/startup",
+            handing_over,
+            Event::Startup,
+            vec![],
+            Master,
+        ),
+        row(
+            "handover/shutdown",
+            handing_over,
+            Event::Shutdown,
+            vec![],
+            Master,
+        ),
+        row(
+            "handover/timer-early",
+            handing_over,
+            Event::Timer,
+            vec![],
+            Master,
+        ),
+        at_deadline(row(
+            "handover/timeout",
+            handing_over,
+            Event::Timer,
+            vec![
+                Action::RemoveAddresses,
+                transition(Master, Stopped, Reason::HandOverTimeout),
+            ],
+            Stopped,
+        )),
+        row(
+            "handover/new-master",
+            handing_over,
+            heard(11, 90),
+            vec![
+                Action::RemoveAddresses,
+                transition(Master, Stopped, Reason::HandedOver { src: ip(11) }),
+            ],
+            Stopped,
+        ),
+        row("handover/zero", handing_over, heard(11, 0), vec![], Master),
+        row(
+            "handover/iface-down",
+            handing_over,
+            Event::InterfaceDown,
+            vec![
+                Action::RemoveAddresses,
+                transition(Master, Stopped, Reason::InterfaceDown),
+            ],
+            Stopped,
+        ),
+        row(
+            "handover/weight",
+            handing_over,
+            health(-10, false),
+            vec![Action::PriorityChanged { from: 100, to: 90 }],
+            Master,
+        ),
+        row(
+            "handover/group-backup",
+            handing_over,
+            Event::GroupBackup,
+            vec![],
+            Master,
+        ),
+        // ---- Fault
+        row("fault/startup", fault, Event::Startup, vec![], Fault),
+        row(
+            "fault/shutdown",
+            fault,
+            Event::Shutdown,
+            vec![transition(Fault, Stopped, Reason::Shutdown)],
+            Stopped,
+        ),
+        row("fault/timer", fault, Event::Timer, vec![], Fault),
+        row("fault/advert", fault, heard(11, 50), vec![], Fault),
+        row(
+            "fault/iface-down",
+            fault,
+            Event::InterfaceDown,
+            vec![],
+            Fault,
+        ),
+        row(
+            "fault/iface-up",
+            fault,
+            Event::InterfaceUp,
+            vec![transition(Fault, Backup, Reason::InterfaceUp)],
+            Backup,
+        ),
+        row(
+            "fault/health-fault-too",
+            fault,
+            health(0, true),
+            vec![],
+            Fault,
+        ),
+        row(
+            "fault/weight",
+            fault,
+            health(-10, false),
+            vec![Action::PriorityChanged { from: 100, to: 90 }],
+            Fault,
+        ),
+        row(
+            "fault/group-master",
+            fault,
+            Event::GroupMaster,
+            vec![],
+            Fault,
+        ),
+        row(
+            "fault/group-backup",
+            fault,
+            Event::GroupBackup,
+            vec![],
+            Fault,
+        ),
+        row(
+            "fault/group-fault-clear",
+            fault,
+            Event::GroupFault(false),
+            vec![],
+            Fault,
+        ),
+        // ---- Stopped: terminal
+        row("stopped/startup", stopped, Event::Startup, vec![], Stopped),
+        row(
+            "stopped/shutdown",
+            stopped,
+            Event::Shutdown,
+            vec![],
+            Stopped,
+        ),
+        row("stopped/timer", stopped, Event::Timer, vec![], Stopped),
+        row("stopped/advert", stopped, heard(11, 200), vec![], Stopped),
+        row(
+            "stopped/iface-down",
+            stopped,
+            Event::InterfaceDown,
+            vec![],
+            Stopped,
+        ),
+        row(
+            "stopped/iface-up",
+            stopped,
+            Event::InterfaceUp,
+            vec![],
+            Stopped,
+        ),
+        row(
+            "stopped/health",
+            stopped,
+            health(-10, true),
+            vec![],
+            Stopped,
+        ),
+        row(
+            "stopped/group-master",
+            stopped,
+            Event::GroupMaster,
+            vec![],
+            Stopped,
+        ),
+        row(
+            "stopped/group-backup",
+            stopped,
+            Event::GroupBackup,
+            vec![],
+            Stopped,
+        ),
+        row(
+            "stopped/group-fault",
+            stopped,
+            Event::GroupFault(true),
+            vec![],
+            Stopped,
+        ),
+    ]
+}
+
+#[test]
+fn every_state_event_pair() {
+    let rows = table();
+    let mut failures = Vec::new();
+    for r in &rows {
+        let mut s = (r.setup)();
+        let now = match r.after {
+            Some(d) => s.at + d,
+            None => s.router.next_deadline().expect("row needs a deadline"),
+        };
+        let actions = s.router.step(r.event.clone(), now);
+        if actions != r.actions || s.router.state() != r.state {
+            failures.push(format!(
+                "{}:\n  got    {:?} -> {:?}\n  wanted {:?} -> {:?}",
+                r.name,
+                actions,
+                s.router.state(),
+                r.actions,
+                r.state
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} rows failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // Every state (and the handing-over phase) has a row for every event kind.
+    for prefix in [
+        "init/",
+        "backup/",
+        "master/",
+        "handover/",
+        "fault/",
+        "stopped/",
+    ] {
+        let n = rows.iter().filter(|r| r.name.starts_with(prefix)).count();
+        assert!(n >= 9, "{prefix} has only {n} rows");
+    }
+}
+
+// ---- Timers and the rules the table cannot show in one step
+
+#[test]
+fn backup_resets_master_down_on_accepted_advert() {
+    let mut s = backup();
+    let now = s.at + Duration::from_secs(2);
+    s.router.step(heard(11, 200), now);
+    assert_eq!(s.router.next_deadline(), Some(now + MASTER_DOWN_100));
+}
+
+#[test]
+fn backup_learns_master_interval_v3() {
+    let mut s = backup();
+    let now = s.at + Duration::from_millis(1);
+    let fast = Advertisement {
+        interval: Centisecs(10),
+        ..advert(200)
+    };
+    s.router.step(
+        Event::Advert {
+            src: ip(11),
+            advert: fast,
+        },
+        now,
+    );
+    assert_eq!(s.router.master_adver_interval(), Centisecs(10));
+    // 3 * 100 ms + 156/256 * 100 ms
+    assert_eq!(
+        s.router.next_deadline(),
+        Some(now + Duration::from_micros(360_937) + Duration::from_nanos(500))
+    );
+    // On becoming master it uses its own interval again.
+    let at = s.router.next_deadline().unwrap();
+    s.router.step(Event::Timer, at);
+    assert_eq!(s.router.state(), State::Master);
+    assert_eq!(s.router.master_adver_interval(), Centisecs(100));
+    assert_eq!(s.router.next_deadline(), Some(at + Duration::from_secs(1)));
+}
+
+#[test]
+fn v2_interval_mismatch_is_discarded() {
+    let mut s = backup_with(RouterConfig {
+        version: Version::V2,
+        ..config()
+    });
+    let before = s.router.next_deadline();
+    let other = Advertisement {
+        version: Version::V2,
+        interval: Centisecs(200),
+        ..advert(200)
+    };
+    let actions = s.router.step(
+        Event::Advert {
+            src: ip(11),
+            advert: other,
+        },
+        s.at + Duration::from_millis(5),
+    );
+    assert_eq!(
+        actions,
+        vec![Action::Discarded {
+            src: ip(11),
+            why: Discard::IntervalMismatch
+        }]
+    );
+    assert_eq!(
+        s.router.next_deadline(),
+        before,
+        "a discarded advert must not touch timers"
+    );
+}
+
+#[test]
+fn backup_hearing_priority_zero_arms_skew() {
+    let mut s = backup();
+    let now = s.at + Duration::from_millis(500);
+    s.router.step(heard(11, 0), now);
+    assert_eq!(s.router.next_deadline(), Some(now + SKEW_100));
+    let actions = s.router.step(Event::Timer, now + SKEW_100);
+    assert!(
+        actions.contains(&transition(
+            State::Backup,
+            State::Master,
+            Reason::MasterLeft
+        )),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn preempt_discards_lower_priority_so_master_down_expires() {
+    let mut s = backup();
+    let deadline = s.router.next_deadline();
+    s.router
+        .step(heard(11, 50), s.at + Duration::from_millis(100));
+    assert_eq!(s.router.next_deadline(), deadline);
+}
+
+#[test]
+fn no_preempt_follows_lower_priority_master() {
+    let mut s = backup_with(RouterConfig {
+        preempt: false,
+        ..config()
+    });
+    let now = s.at + Duration::from_millis(100);
+    s.router.step(heard(11, 50), now);
+    assert_eq!(s.router.next_deadline(), Some(now + MASTER_DOWN_100));
+}
+
+#[test]
+fn preempt_delay_holds_then_preempts() {
+    let delay = Duration::from_secs(5);
+    let mut s = backup_with(RouterConfig {
+        preempt_delay: delay,
+        ..config()
+    });
+    // Within the delay a lower-priority master is followed.
+    let t1 = s.at + Duration::from_secs(1);
+    s.router.step(heard(11, 50), t1);
+    assert_eq!(s.router.next_deadline(), Some(t1 + MASTER_DOWN_100));
+    let t2 = s.at + Duration::from_secs(4);
+    s.router.step(heard(11, 50), t2);
+    assert_eq!(s.router.next_deadline(), Some(t2 + MASTER_DOWN_100));
+    // After it, lower adverts are discarded and master-down runs out.
+    let t3 = s.at + delay + Duration::from_millis(1);
+    s.router.step(heard(11, 50), t3);
+    assert_eq!(s.router.next_deadline(), Some(t2 + MASTER_DOWN_100));
+    let actions = s.router.step(Event::Timer, t2 + MASTER_DOWN_100);
+    assert_eq!(s.router.state(), State::Master, "{actions:?}");
+}
+
+#[test]
+fn preempt_delay_restarts_when_a_better_master_was_heard_in_between() {
+    let delay = Duration::from_secs(5);
+    let mut s = backup_with(RouterConfig {
+        preempt_delay: delay,
+        ..config()
+    });
+    s.router.step(heard(11, 200), s.at + Duration::from_secs(1));
+    // The master degrades at +10 s: a fresh delay starts then.
+    let t = s.at + Duration::from_secs(10);
+    s.router.step(heard(11, 50), t);
+    assert_eq!(s.router.next_deadline(), Some(t + MASTER_DOWN_100));
+    let t_later = t + Duration::from_secs(3);
+    s.router.step(heard(11, 50), t_later);
+    assert_eq!(
+        s.router.next_deadline(),
+        Some(t_later + MASTER_DOWN_100),
+        "still within the new delay"
+    );
+}
+
+#[test]
+fn owner_starts_as_master_and_keeps_255() {
+    let mut s = init_with(RouterConfig {
+        priority: 255,
+        accept_mode: false,
+        ..config()
+    });
+    let actions = s.router.step(Event::Startup, s.at);
+    assert_eq!(
+        actions,
+        vec![
+            Action::AddAddresses,
+            send(255),
+            Action::Announce,
+            transition(State::Initialize, State::Master, Reason::StartupAsOwner)
+        ],
+        "an owner never blocks traffic to its own addresses"
+    );
+    let actions = s.router.step(health(-50, false), s.at);
+    assert_eq!(actions, vec![], "weights do not apply to an owner");
+    assert_eq!(s.router.effective_priority(), 255);
+}
+
+#[test]
+fn owner_recovering_from_fault_becomes_master() {
+    let mut s = init_with(RouterConfig {
+        priority: 255,
+        ..config()
+    });
+    s.router.step(Event::Startup, s.at);
+    s.router.step(Event::InterfaceDown, s.at);
+    assert_eq!(s.router.state(), State::Fault);
+    let actions = s
+        .router
+        .step(Event::InterfaceUp, s.at + Duration::from_secs(1));
+    assert_eq!(
+        actions.last(),
+        Some(&transition(
+            State::Fault,
+            State::Master,
+            Reason::InterfaceUp
+        ))
+    );
+}
+
+#[test]
+fn startup_with_interface_down_goes_to_fault() {
+    let mut s = init();
+    s.router.step(Event::InterfaceDown, s.at);
+    let actions = s.router.step(Event::Startup, s.at);
+    assert_eq!(
+        actions,
+        vec![transition(
+            State::Initialize,
+            State::Fault,
+            Reason::InterfaceDown
+        )]
+    );
+    assert_eq!(s.router.next_deadline(), None);
+}
+
+#[test]
+fn fault_needs_every_cause_cleared() {
+    let mut s = backup();
+    s.router.step(Event::InterfaceDown, s.at);
+    s.router.step(health(0, true), s.at);
+    assert_eq!(s.router.step(Event::InterfaceUp, s.at), vec![]);
+    assert_eq!(s.router.state(), State::Fault);
+    let actions = s.router.step(health(0, false), s.at);
+    assert_eq!(
+        actions,
+        vec![transition(
+            State::Fault,
+            State::Backup,
+            Reason::HealthRecovered
+        )]
+    );
+}
+
+#[test]
+fn accept_mode_off_blocks_vip_traffic_while_master() {
+    let mut s = backup_with(RouterConfig {
+        accept_mode: false,
+        ..config()
+    });
+    let at = s.router.next_deadline().unwrap();
+    let actions = s.router.step(Event::Timer, at);
+    assert_eq!(
+        actions,
+        vec![
+            Action::BlockAddressTraffic(true),
+            Action::AddAddresses,
+            send(100),
+            Action::Announce,
+            transition(
+                State::Backup,
+                State::Master,
+                Reason::MasterDown {
+                    interval: MASTER_DOWN_100
+                }
+            )
+        ]
+    );
+    let actions = s.router.step(heard(11, 200), at);
+    assert_eq!(
+        actions,
+        vec![
+            Action::RemoveAddresses,
+            Action::BlockAddressTraffic(false),
+            transition(
+                State::Master,
+                State::Backup,
+                Reason::BetterMaster {
+                    src: ip(11),
+                    priority: 200
+                }
+            )
+        ]
+    );
+}
+
+#[test]
+fn master_advertises_on_schedule_without_drift() {
+    let mut s = master();
+    let mut expected = s.at + Duration::from_secs(1);
+    for _ in 0..5 {
+        assert_eq!(s.router.next_deadline(), Some(expected));
+        // Woken 3 ms late: the next one is still on the original grid.
+        let actions = s
+            .router
+            .step(Event::Timer, expected + Duration::from_millis(3));
+        assert!(actions.contains(&send(100)));
+        expected = expected + Duration::from_secs(1);
+        if s.router.next_deadline() != Some(expected) {
+            // The 2 s announce repeat fires in between; step it.
+            let a = s.router.next_deadline().unwrap();
+            assert_eq!(s.router.step(Event::Timer, a), vec![Action::Announce]);
+        }
+    }
+}
+
+#[test]
+fn announce_repeat_then_refresh() {
+    let refresh = Duration::from_secs(60);
+    let mut s = master_with(RouterConfig {
+        announce_refresh_every: Some(refresh),
+        ..config()
+    });
+    let mut announces = Vec::new();
+    let mut now = s.at;
+    while now < s.at + Duration::from_secs(200) {
+        now = s.router.next_deadline().unwrap();
+        if s.router.step(Event::Timer, now).contains(&Action::Announce) {
+            announces.push(now - s.at);
+        }
+    }
+    assert_eq!(
+        announces,
+        vec![
+            Duration::from_secs(2),
+            Duration::from_secs(62),
+            Duration::from_secs(122),
+            Duration::from_secs(182)
+        ]
+    );
+}
+
+#[test]
+fn lower_priority_replies_are_rate_limited() {
+    let mut s = master();
+    let t = s.at + Duration::from_millis(10);
+    assert_eq!(
+        s.router.step(heard(11, 50), t),
+        vec![send(100), Action::Announce]
+    );
+    assert_eq!(
+        s.router.step(heard(11, 50), t + Duration::from_millis(100)),
+        vec![]
+    );
+    assert_eq!(
+        s.router.step(heard(11, 50), t + Duration::from_millis(250)),
+        vec![send(100), Action::Announce]
+    );
+}
+
+#[test]
+fn handover_deadline_is_master_down() {
+    let mut s = master();
+    s.router.step(Event::Shutdown, s.at);
+    assert_eq!(s.router.next_deadline(), Some(s.at + MASTER_DOWN_100));
+    assert!(
+        s.router.holds_addresses(),
+        "make-before-break keeps the addresses"
+    );
+}
+
+#[test]
+fn weight_change_in_backup_rescales_master_down() {
+    let mut s = backup();
+    let heard_at = s.at + Duration::from_millis(100);
+    s.router.step(heard(11, 200), heard_at);
+    s.router
+        .step(health(50, false), heard_at + Duration::from_millis(10));
+    // priority 150: 3 s + 106/256 s, counted from when the master was heard.
+    assert_eq!(
+        s.router.next_deadline(),
+        Some(
+            heard_at
+                + Duration::from_secs(3)
+                + Duration::from_micros(414_062)
+                + Duration::from_nanos(500)
+        )
+    );
+}
+
+#[test]
+fn effective_priority_clamps() {
+    use floatip::proto::fsm::effective_priority;
+    assert_eq!(effective_priority(100, 0), 100);
+    assert_eq!(effective_priority(100, -200), 1);
+    assert_eq!(effective_priority(100, 200), 254);
+    assert_eq!(effective_priority(254, 1), 254);
+    assert_eq!(effective_priority(1, -1), 1);
+    assert_eq!(effective_priority(255, -100), 255);
+}
