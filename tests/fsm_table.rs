@@ -1132,3 +1132,25 @@ fn effective_priority_clamps() {
     assert_eq!(effective_priority(1, -1), 1);
     assert_eq!(effective_priority(255, -100), 255);
 }
+
+#[test]
+fn leaving_fault_forgets_the_learned_interval() {
+    let mut s = backup();
+    let fast = Advertisement {
+        interval: Centisecs(10),
+        ..advert(200)
+    };
+    s.router.step(
+        Event::Advert {
+            src: ip(11),
+            advert: fast,
+        },
+        s.at,
+    );
+    assert_eq!(s.router.master_adver_interval(), Centisecs(10));
+    s.router.step(Event::InterfaceDown, s.at);
+    let up = s.at + Duration::from_secs(1);
+    s.router.step(Event::InterfaceUp, up);
+    assert_eq!(s.router.master_adver_interval(), Centisecs(100));
+    assert_eq!(s.router.next_deadline(), Some(up + MASTER_DOWN_100));
+}

@@ -689,6 +689,8 @@ impl Router {
     /// Enter service from Initialize or Fault (RFC 9568 §6.4.1): an owner becomes
     /// master at once, anyone else waits to hear a master.
     fn join(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
+        // Whatever interval we learned from an earlier master is stale now.
+        self.master_adver_interval = self.config.advert_interval;
         if self.config.is_owner() {
             self.become_master(now, reason, out);
         } else {
