@@ -1154,3 +1154,75 @@ fn leaving_fault_forgets_the_learned_interval() {
     assert_eq!(s.router.master_adver_interval(), Centisecs(100));
     assert_eq!(s.router.next_deadline(), Some(up + MASTER_DOWN_100));
 }
+
+#[test]
+fn reconfigure_master_advertises_new_priority_at_once() {
+    let mut s = master();
+    let now = s.at + Duration::from_millis(300);
+    let actions = s.router.reconfigure(
+        RouterConfig {
+            priority: 120,
+            ..config()
+        },
+        now,
+    );
+    assert_eq!(
+        actions,
+        vec![Action::PriorityChanged { from: 100, to: 120 }, send(120)]
+    );
+    assert_eq!(s.router.state(), State::Master);
+    assert!(s.router.holds_addresses());
+    assert_eq!(s.router.next_deadline(), Some(now + Duration::from_secs(1)));
+}
+
+#[test]
+fn reconfigure_unchanged_does_nothing() {
+    let mut s = master();
+    let deadline = s.router.next_deadline();
+    assert_eq!(
+        s.router
+            .reconfigure(config(), s.at + Duration::from_millis(300)),
+        vec![]
+    );
+    assert_eq!(s.router.next_deadline(), deadline);
+}
+
+#[test]
+fn reconfigure_accept_mode_off_on_master_blocks() {
+    let mut s = master();
+    let actions = s.router.reconfigure(
+        RouterConfig {
+            accept_mode: false,
+            ..config()
+        },
+        s.at,
+    );
+    assert_eq!(actions, vec![Action::BlockAddressTraffic(true), send(100)]);
+}
+
+#[test]
+fn reconfigure_backup_rescales_master_down() {
+    let mut s = backup();
+    let heard_at = s.at + Duration::from_millis(100);
+    s.router.step(heard(11, 200), heard_at);
+    let actions = s.router.reconfigure(
+        RouterConfig {
+            priority: 150,
+            ..config()
+        },
+        heard_at + Duration::from_millis(5),
+    );
+    assert_eq!(
+        actions,
+        vec![Action::PriorityChanged { from: 100, to: 150 }]
+    );
+    assert_eq!(
+        s.router.next_deadline(),
+        Some(
+            heard_at
+                + Duration::from_secs(3)
+                + Duration::from_micros(414_062)
+                + Duration::from_nanos(500)
+        )
+    );
+}

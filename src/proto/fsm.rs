@@ -635,24 +635,67 @@ impl Router {
                 out.push(Action::SendAdvert { priority: after });
                 self.advert_at = Some(now + self.config.advert_interval.to_duration());
             }
+            State::Backup => self.rescale_master_down(before),
+            _ => {}
+        }
+    }
+
+    /// After our priority changed from `before`: keep the master-down timer's start
+    /// (when the master was last heard) but apply the skew of the new priority.
+    fn rescale_master_down(&mut self, before: u8) {
+        if let Some(deadline) = self.master_down_at
+            && !self.master_left
+        {
+            let old_interval = timers::master_down_interval(before, self.master_adver_interval);
+            let heard_at = deadline.since_epoch().saturating_sub(old_interval);
+            self.master_down_at = Some(Instant::from_epoch(heard_at) + self.master_down_interval());
+        }
+    }
+
+    /// Replace the configuration on a reload, keeping state and addresses.
+    ///
+    /// The caller guarantees the identity is unchanged (same VRID, version and family)
+    /// and reconciles the address list itself (it knows what is on the interface). A
+    /// master advertises its new priority and interval at once; a backup rescales its
+    /// master-down timer. Nothing else moves: an unchanged router loses no packet.
+    pub fn reconfigure(&mut self, config: RouterConfig, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        let before = self.effective_priority();
+        let was_blocking = self.blocks_address_traffic();
+        let changed = config != self.config;
+        self.config = config;
+        let after = self.effective_priority();
+        if !changed || self.state == State::Stopped {
+            return out;
+        }
+        if before != after {
+            out.push(Action::PriorityChanged {
+                from: before,
+                to: after,
+            });
+        }
+        match self.state {
+            State::Master if !self.is_handing_over() => {
+                let blocking = self.blocks_address_traffic();
+                if blocking != was_blocking {
+                    out.push(Action::BlockAddressTraffic(blocking));
+                }
+                self.master_adver_interval = self.config.advert_interval;
+                out.push(Action::SendAdvert { priority: after });
+                self.advert_at = Some(now + self.config.advert_interval.to_duration());
+            }
             State::Backup => {
-                if let Some(deadline) = self.master_down_at
-                    && !self.master_left
-                {
-                    // Keep the timer's start, with the skew of the new priority.
-                    let heard_at =
-                        deadline
-                            .since_epoch()
-                            .saturating_sub(timers::master_down_interval(
-                                before,
-                                self.master_adver_interval,
-                            ));
-                    self.master_down_at =
-                        Some(Instant::from_epoch(heard_at) + self.master_down_interval());
+                if self.config.version == Version::V2 {
+                    self.master_adver_interval = self.config.advert_interval;
+                }
+                self.rescale_master_down(before);
+                if self.config.preempt_delay.is_zero() {
+                    self.preempt_hold_until = None;
                 }
             }
             _ => {}
         }
+        out
     }
 
     /// Enter or leave Fault after one of its causes changed.

@@ -18,13 +18,25 @@ pub struct SyncGroup {
 }
 
 impl SyncGroup {
-    /// A group of routers, all in Initialize.
+    /// A group of routers, normally all in Initialize. On a reload the members may
+    /// already be running; call `propagate_faults` after building such a group.
     pub fn new(members: Vec<Router>) -> SyncGroup {
         let told_group_fault = vec![false; members.len()];
         SyncGroup {
             members,
             told_group_fault,
         }
+    }
+
+    /// Take the members back (on a reload that changes group membership).
+    pub fn into_members(self) -> Vec<Router> {
+        self.members
+    }
+
+    /// Mutable access to a member, for reconfiguration on reload. Events must go
+    /// through `step` so that they propagate.
+    pub fn member_mut(&mut self, index: usize) -> Option<&mut Router> {
+        self.members.get_mut(index)
     }
 
     pub fn members(&self) -> &[Router] {
@@ -89,7 +101,7 @@ impl SyncGroup {
     }
 
     /// Tell each member whether another member has a fault of its own.
-    fn propagate_faults(&mut self, now: Instant) -> Vec<(usize, Action)> {
+    pub fn propagate_faults(&mut self, now: Instant) -> Vec<(usize, Action)> {
         let own: Vec<bool> = self.members.iter().map(Router::has_own_fault).collect();
         let mut out = Vec::new();
         for index in 0..self.members.len() {
