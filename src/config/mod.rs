@@ -1,0 +1,335 @@
+//! The configuration: one YAML file turned into a validated, typed `Config`.
+//!
+//! Owns the YAML schema (`schema`, serde with unknown keys refused), the rules of what is
+//! valid (`validate`), the defaults, and error reporting that names file, line, column and
+//! key, shows the line and says what would be valid (`error`). Must not touch the network
+//! or need privileges: `check` runs as any user on any machine, so nothing here looks up
+//! interfaces or addresses. Whether `eth0` exists is the daemon's business at start.
+//!
+//! The example with every key and its default is `packaging/examples/floatip.yaml`.
+
+mod duration;
+mod error;
+mod locate;
+mod schema;
+mod validate;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use duration::{DurationError, format_duration, parse_duration};
+pub use error::{ConfigError, Diagnostic, Severity};
+
+use crate::proto::fsm::RouterConfig;
+use crate::proto::packet::{Auth, ChecksumForm, Family, Version};
+use crate::proto::timers::Centisecs;
+
+/// Priority when none is configured.
+pub const DEFAULT_PRIORITY: u8 = 100;
+/// Advertisement interval when none is configured (both versions).
+pub const DEFAULT_ADVERT_INTERVAL: Centisecs = Centisecs(100);
+/// Longest preempt delay accepted.
+pub const MAX_PREEMPT_DELAY: Duration = Duration::from_secs(3600);
+/// Gratuitous ARP / NA frames sent on becoming master.
+pub const DEFAULT_ANNOUNCE_BURST: u8 = 3;
+/// Spacing of the frames of a burst.
+pub const DEFAULT_ANNOUNCE_BURST_INTERVAL: Duration = Duration::from_millis(10);
+/// One more announcement this long after becoming master.
+pub const DEFAULT_ANNOUNCE_REPEAT_AFTER: Duration = Duration::from_secs(2);
+/// Re-announce this often while master (keepalived's `garp_master_refresh`, off there by
+/// default; on here because a switch or peer that lost its entry otherwise never relearns
+/// the VIP's location until the next failover).
+pub const DEFAULT_ANNOUNCE_REFRESH_EVERY: Duration = Duration::from_secs(60);
+/// Longest interface name Linux accepts (IFNAMSIZ - 1), also the limit of address labels.
+pub const MAX_INTERFACE_NAME: usize = 15;
+
+/// A validated configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The file it came from, as named by the caller.
+    pub path: PathBuf,
+    pub routers: Vec<RouterSpec>,
+    pub sync_groups: Vec<SyncGroupSpec>,
+    /// Things that load but are probably not what was meant (e.g. a sync group of one).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// One virtual router, with every default applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterSpec {
+    /// Unique among the routers; used in logs, status, metrics and notify hooks.
+    pub name: String,
+    /// The interface advertisements are sent and received on.
+    pub interface: String,
+    /// 1..=255, unique per (interface, family).
+    pub vrid: u8,
+    /// Default V3.
+    pub version: Version,
+    /// 1..=255 (255: owner of the addresses); default 100.
+    pub priority: u8,
+    /// Default 1 s. V3: 10 ms..40.95 s in 10 ms steps; V2: whole seconds 1..=255.
+    pub advert_interval: Centisecs,
+    /// Default true.
+    pub preempt: bool,
+    /// Default 0, at most `MAX_PREEMPT_DELAY`.
+    pub preempt_delay: Duration,
+    /// Default true (unlike RFC 9568): a load balancer must receive traffic for its VIPs.
+    pub accept_mode: bool,
+    /// At least one, all of one family (IPv4 only for V2), no duplicates.
+    pub addresses: Vec<VirtualAddress>,
+    /// Unicast mode; `None` is multicast (224.0.0.18 / ff02::12).
+    pub unicast: Option<Unicast>,
+    /// The v3/IPv4 checksum form; always `Auto` for v2 and IPv6 (where it is fixed).
+    pub checksum: ChecksumMode,
+    pub announce: Announce,
+    /// The VRRPv2 simple-text password, 1..=8 bytes; never set for V3.
+    pub password: Option<String>,
+}
+
+/// A virtual address with its prefix and where it goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VirtualAddress {
+    pub address: IpAddr,
+    /// Default /32 for IPv4, /128 for IPv6.
+    pub prefix_len: u8,
+    /// The interface to add it to, when not the router's own (keepalived's `dev`).
+    pub device: Option<String>,
+    /// IPv4 address label (`eth0:vip`), starting with the device name and `:`.
+    pub label: Option<String>,
+}
+
+impl fmt::Display for VirtualAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.address, self.prefix_len)
+    }
+}
+
+/// Unicast mode: advertisements go to the listed peers only, and only theirs are
+/// accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unicast {
+    /// Our source address; `None`: the interface's primary address of the family.
+    pub source: Option<IpAddr>,
+    /// At least one, of the router's family, not including `source`.
+    pub peers: Vec<IpAddr>,
+}
+
+/// The configured checksum form of VRRPv3 over IPv4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ChecksumMode {
+    /// Accept both forms; answer each peer in the form it uses (send with the
+    /// pseudo-header, as RFC 9568 says, until a peer is heard).
+    #[default]
+    Auto,
+    /// Always send and require the IPv4 pseudo-header form (RFC 9568, keepalived, FRR).
+    WithPseudoHeader,
+    /// Always send and require the message-only form (some vendors).
+    WithoutPseudoHeader,
+}
+
+impl ChecksumMode {
+    /// The form to use when it is fixed by configuration; `None` for `Auto`.
+    pub fn fixed(self) -> Option<ChecksumForm> {
+        match self {
+            ChecksumMode::Auto => None,
+            ChecksumMode::WithPseudoHeader => Some(ChecksumForm::WithPseudoHeader),
+            ChecksumMode::WithoutPseudoHeader => Some(ChecksumForm::WithoutPseudoHeader),
+        }
+    }
+
+    /// The spelling in the YAML file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChecksumMode::Auto => "auto",
+            ChecksumMode::WithPseudoHeader => "with-pseudo-header",
+            ChecksumMode::WithoutPseudoHeader => "without-pseudo-header",
+        }
+    }
+}
+
+impl fmt::Display for ChecksumMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Gratuitous ARP (IPv4) / unsolicited neighbour advertisement (IPv6) settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announce {
+    /// Frames sent on becoming master, 1..=255; default 3.
+    pub burst: u8,
+    /// Spacing of the burst's frames, 0..=1 s; default 10 ms.
+    pub burst_interval: Duration,
+    /// Announce once more this long after becoming master (a switch that was still
+    /// converging catches the second round); default 2 s, `None` = off.
+    pub repeat_after: Option<Duration>,
+    /// Re-announce this often while master; default 60 s, `None` = off.
+    pub refresh_every: Option<Duration>,
+}
+
+impl Default for Announce {
+    fn default() -> Announce {
+        Announce {
+            burst: DEFAULT_ANNOUNCE_BURST,
+            burst_interval: DEFAULT_ANNOUNCE_BURST_INTERVAL,
+            repeat_after: Some(DEFAULT_ANNOUNCE_REPEAT_AFTER),
+            refresh_every: Some(DEFAULT_ANNOUNCE_REFRESH_EVERY),
+        }
+    }
+}
+
+/// Routers that change state together: when one becomes master, backup or faulty, so do
+/// the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncGroupSpec {
+    pub name: String,
+    /// Names of routers in `Config::routers`; each router is in at most one group.
+    pub routers: Vec<String>,
+}
+
+impl RouterSpec {
+    /// The address family of the router (of all its virtual addresses).
+    pub fn family(&self) -> Family {
+        // Validation guarantees at least one address; IPv4 is only a fallback for a
+        // hand-built spec without any.
+        self.addresses
+            .first()
+            .map(|a| Family::of(&a.address))
+            .unwrap_or(Family::V4)
+    }
+
+    /// VRRPv2 authentication: the password if one is set, otherwise none.
+    pub fn auth(&self) -> Auth {
+        match (self.version, &self.password) {
+            (Version::V2, Some(password)) => Auth::password(password).unwrap_or(Auth::None),
+            _ => Auth::None,
+        }
+    }
+
+    /// The virtual addresses without prefixes, in configured order.
+    pub fn virtual_ips(&self) -> Vec<IpAddr> {
+        self.addresses.iter().map(|a| a.address).collect()
+    }
+
+    /// The interface a virtual address goes on (its `device`, else the router's).
+    pub fn device_of<'a>(&'a self, address: &'a VirtualAddress) -> &'a str {
+        address.device.as_deref().unwrap_or(&self.interface)
+    }
+
+    /// What the state machine needs. `primary_address` is our address on the interface
+    /// (the unicast source when configured, else the interface's primary address of the
+    /// router's family, which only the daemon can look up).
+    pub fn fsm_config(&self, primary_address: IpAddr) -> RouterConfig {
+        RouterConfig {
+            vrid: self.vrid,
+            version: self.version,
+            priority: self.priority,
+            advert_interval: self.advert_interval,
+            preempt: self.preempt,
+            preempt_delay: self.preempt_delay,
+            accept_mode: self.accept_mode,
+            primary_address,
+            addresses: self.virtual_ips(),
+            announce_repeat_after: self.announce.repeat_after,
+            announce_refresh_every: self.announce.refresh_every,
+        }
+    }
+
+    /// One line for `floatip check`: `web: eth0 vrid 51 v3 IPv4`.
+    pub fn summary(&self) -> String {
+        let family = match self.family() {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        };
+        let mut line = format!(
+            "{}: {} vrid {} v{} {}",
+            self.name,
+            self.interface,
+            self.vrid,
+            self.version.number(),
+            family
+        );
+        if self.unicast.is_some() {
+            line.push_str(" unicast");
+        }
+        line
+    }
+}
+
+impl Config {
+    /// The router of that name.
+    pub fn router(&self, name: &str) -> Option<&RouterSpec> {
+        self.routers.iter().find(|r| r.name == name)
+    }
+
+    /// The sync group a router belongs to, if any.
+    pub fn sync_group_of(&self, router: &str) -> Option<&SyncGroupSpec> {
+        self.sync_groups
+            .iter()
+            .find(|g| g.routers.iter().any(|r| r == router))
+    }
+
+    /// `floatip.yaml: OK, 2 routers (web: eth0 vrid 51 v3 IPv4, ...), 1 sync group (lb: web, web6)`.
+    pub fn summary(&self) -> String {
+        let routers = self
+            .routers
+            .iter()
+            .map(RouterSpec::summary)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let groups = if self.sync_groups.is_empty() {
+            "no sync groups".to_owned()
+        } else {
+            format!(
+                "{} ({})",
+                plural(self.sync_groups.len(), "sync group"),
+                self.sync_groups
+                    .iter()
+                    .map(|g| format!("{}: {}", g.name, g.routers.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        };
+        format!(
+            "{}: OK, {} ({routers}), {groups}",
+            self.path.display(),
+            plural(self.routers.len(), "router")
+        )
+    }
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// Read and validate a configuration file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Validate configuration text; `path` names it in diagnostics and in `Config::path`.
+/// Every semantic problem is reported, not just the first; a YAML or schema error (bad
+/// syntax, unknown key, wrong type) stops at that one.
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    validate::parse(text, path)
+}
+
+/// `floatip check FILE`: validate without privileges or network. On success, the
+/// warnings (one rendered diagnostic each) followed by the summary line; on failure the
+/// error, whose `Display` is the full report.
+pub fn check(path: &Path) -> Result<String, ConfigError> {
+    let config = load(path)?;
+    let mut out: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
+    out.push(config.summary());
+    Ok(out.join("\n"))
+}
