@@ -1,0 +1,972 @@
+//! The network edges (`floatip::net`) against a real kernel, in network namespaces.
+//!
+//! Every test builds its own pair of namespaces joined by a veth pair (192.0.2.1/24 and
+//! 192.0.2.2/24, the interface called `veth0` on both sides), with names unique per
+//! process and test, torn down on drop, also when the test panics. Objects that must live
+//! in a namespace (sockets, netlink connections) are created inside [`in_netns`], on a
+//! thread that has entered it, and then used from the test's own tokio runtime: a socket
+//! stays in the namespace it was created in, whichever thread uses it.
+//!
+//! These tests need root. Without it they fail with a message saying so; they never pass
+//! silently.
+
+use std::fs::File;
+use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsRawFd;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use floatip::net::{
+    Announcer, Malformed, Mode, NetError, NetEvent, Netlink, RECV_BUFFER_LEN, RecvError, VrrpSocket,
+};
+use floatip::proto::arp::gratuitous_arp;
+use floatip::proto::ndisc::unsolicited_na;
+use floatip::proto::packet::{
+    Advertisement, Auth, ChecksumForm, DecodeOptions, EncodeCtx, Family, RecvMeta, VRRP_GROUP_V4,
+    VRRP_GROUP_V6, Version, decode, encode,
+};
+use floatip::proto::timers::Centisecs;
+
+/// How long any single expected kernel event may take before the test fails.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+const A_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const B_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const VIP_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+const VIP_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100);
+const IFACE: &str = "veth0";
+
+// ---------------------------------------------------------------------------------------
+// A tiny namespace harness, private to this file.
+// ---------------------------------------------------------------------------------------
+
+fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "tests/net_edges.rs needs root: it creates network namespaces, veth pairs and raw \
+         sockets. Run it as root (e.g. through .ci/run); it does not skip."
+    );
+}
+
+/// Runs `ip` with `args`; panics with its stderr if it fails.
+fn ip(args: &[&str]) -> String {
+    let output = Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap_or_else(|error| panic!("running ip {args:?}: {error}"));
+    assert!(
+        output.status.success(),
+        "ip {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A network namespace that is deleted when dropped.
+struct Netns {
+    name: String,
+}
+
+impl Netns {
+    fn new(name: String) -> Netns {
+        ip(&["netns", "add", &name]);
+        Netns { name }
+    }
+
+    /// `ip -n NAME args...`
+    fn ip(&self, args: &[&str]) -> String {
+        let mut all = vec!["-n", self.name.as_str()];
+        all.extend_from_slice(args);
+        ip(&all)
+    }
+
+    /// Writes a sysctl under /proc/sys/net as seen from inside the namespace.
+    fn sysctl(&self, path: &str, value: &str) {
+        let script = format!("echo {value} > /proc/sys/{path}");
+        let status = Command::new("ip")
+            .args(["netns", "exec", &self.name, "sh", "-c", &script])
+            .status()
+            .unwrap_or_else(|error| panic!("ip netns exec {}: {error}", self.name));
+        assert!(status.success(), "{script} in {} failed", self.name);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let result = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+        match result {
+            Ok(output) if output.status.success() => {}
+            Ok(output) => eprintln!(
+                "cleanup: ip netns del {}: {}",
+                self.name,
+                String::from_utf8_lossy(&output.stderr)
+            ),
+            Err(error) => eprintln!("cleanup: ip netns del {}: {error}", self.name),
+        }
+    }
+}
+
+/// Two namespaces `a` and `b`, `veth0` in each, joined, up, with 192.0.2.1/24 (a) and
+/// 192.0.2.2/24 (b).
+struct Pair {
+    a: Netns,
+    b: Netns,
+}
+
+impl Pair {
+    /// `dad`: whether IPv6 duplicate address detection runs on the veths. Tests that do
+    /// not examine DAD turn it off so the link-local addresses are usable at once.
+    fn new(dad: bool) -> Pair {
+        require_root();
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let prefix = format!("fnet-{}-{n}", std::process::id());
+        let a = Netns::new(format!("{prefix}-a"));
+        let b = Netns::new(format!("{prefix}-b"));
+        a.ip(&[
+            "link", "add", IFACE, "type", "veth", "peer", "name", IFACE, "netns", &b.name,
+        ]);
+        for (ns, addr) in [(&a, "192.0.2.1/24"), (&b, "192.0.2.2/24")] {
+            if !dad {
+                ns.sysctl(&format!("net/ipv6/conf/{IFACE}/accept_dad"), "0");
+            }
+            ns.ip(&["addr", "add", addr, "dev", IFACE]);
+            ns.ip(&["link", "set", "lo", "up"]);
+            ns.ip(&["link", "set", IFACE, "up"]);
+        }
+        // Until linkwatch has seen the carrier (operstate UP), the veth still has the
+        // noop qdisc and silently drops what is sent; wait for it rather than lose the
+        // first advertisement.
+        let start = Instant::now();
+        for ns in [&a, &b] {
+            while !ns
+                .ip(&["-o", "link", "show", "dev", IFACE])
+                .contains("state UP")
+            {
+                assert!(
+                    start.elapsed() < DEADLINE,
+                    "{IFACE} in {} not operationally up within {DEADLINE:?}",
+                    ns.name
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        Pair { a, b }
+    }
+}
+
+/// Runs `f` on a thread that has entered the network namespace `name`, and returns its
+/// result. Sockets and netlink connections created in `f` live in that namespace. To
+/// create tokio objects, enter a runtime handle inside `f`.
+pub fn in_netns<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        let thread = scope.spawn(|| {
+            let path = format!("/run/netns/{name}");
+            let file = File::open(&path).unwrap_or_else(|error| panic!("open {path}: {error}"));
+            // SAFETY: `file` is an open namespace file for the whole call; setns with
+            // CLONE_NEWNET changes only the namespace of this thread, which is private to
+            // this helper and ends when `f` returns.
+            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns({path}): {}", std::io::Error::last_os_error());
+            f()
+        });
+        thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread tokio runtime")
+}
+
+/// Awaits `future`, failing the test with `what` if it takes longer than [`DEADLINE`].
+async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
+    tokio::time::timeout(DEADLINE, future)
+        .await
+        .unwrap_or_else(|_| panic!("no {what} within {DEADLINE:?}"))
+}
+
+/// Polls `probe` until it returns `Some`, failing with `what` after [`DEADLINE`].
+async fn poll_until<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(start.elapsed() < DEADLINE, "no {what} within {DEADLINE:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// An AF_PACKET socket that sees every frame of one ethertype in its namespace.
+struct Capture {
+    socket: Socket,
+}
+
+impl Capture {
+    /// Must be called inside [`in_netns`].
+    fn new(ethertype: u16) -> Capture {
+        let protocol = i32::from(ethertype.to_be());
+        let socket = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(protocol)))
+            .expect("AF_PACKET capture socket");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("SO_RCVTIMEO");
+        Capture { socket }
+    }
+
+    /// The first captured frame `wanted` accepts, or a test failure after [`DEADLINE`].
+    fn expect(&self, what: &str, wanted: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+        let start = Instant::now();
+        let mut buf = vec![0u8; 2048];
+        while start.elapsed() < DEADLINE {
+            match (&self.socket).read(&mut buf) {
+                Ok(len) => {
+                    let frame = &buf[..len];
+                    if wanted(frame) {
+                        return frame.to_vec();
+                    }
+                }
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(error) => panic!("capturing {what}: {error}"),
+            }
+        }
+        panic!("no {what} captured within {DEADLINE:?}");
+    }
+}
+
+fn advert(version: Version, addresses: Vec<IpAddr>) -> Advertisement {
+    Advertisement {
+        version,
+        vrid: 51,
+        priority: 150,
+        interval: Centisecs(100),
+        addresses,
+        auth: Auth::None,
+    }
+}
+
+async fn recv_one(socket: &VrrpSocket) -> (Vec<u8>, RecvMeta) {
+    let mut buf = vec![0u8; RECV_BUFFER_LEN];
+    let (len, meta) = socket
+        .recv(&mut buf)
+        .await
+        .unwrap_or_else(|error| panic!("receive on {}: {error}", socket.iface()));
+    buf.truncate(len);
+    (buf, meta)
+}
+
+/// The (DAD-complete) link-local addresses of `veth0` in `a` and in `b`.
+fn link_locals(pair: &Pair, rt: &tokio::runtime::Runtime) -> (Ipv6Addr, Ipv6Addr) {
+    let handle = rt.handle().clone();
+    let mut found = Vec::new();
+    for ns in [&pair.a, &pair.b] {
+        let netlink = in_netns(&ns.name, || {
+            let _runtime = handle.enter();
+            Netlink::new().expect("netlink")
+        });
+        let addr = rt.block_on(async {
+            let index = netlink.link_index(IFACE).await.expect("veth0");
+            poll_until("link-local address", || async {
+                netlink.primary_address(index, Family::V6, &[]).await.ok()
+            })
+            .await
+        });
+        match addr {
+            IpAddr::V6(v6) if v6.is_unicast_link_local() => found.push(v6),
+            other => panic!(
+                "primary IPv6 address {other} in {} is not link-local",
+                ns.name
+            ),
+        }
+    }
+    (found[0], found[1])
+}
+
+// ---------------------------------------------------------------------------------------
+// Advertisements
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn ipv4_multicast_advert_arrives_with_ttl_255_tos_c0_and_decodes() {
+    let pair = Pair::new(false);
+    let rt = runtime();
+    let handle = rt.handle().clone();
+    let (socket_a, index_a) = in_netns(&pair.a.name, || {
+        let _runtime = handle.enter();
+        let socket = VrrpSocket::open(IFACE, Family::V4, IpAddr::V4(A_V4), Mode::Multicast)
+            .expect("VRRP socket in a");
+        let index = socket.ifindex();
+        (socket, index)
+    });
+    let (socket_b, capture_b) = in_netns(&pair.b.name, || {
+        let _runtime = handle.enter();
+        let socket = VrrpSocket::open(IFACE, Family::V4, IpAddr::V4(B_V4), Mode::Multicast)
+            .expect("VRRP socket in b");
+        (socket, Capture::new(libc::ETH_P_IP as u16))
+    });
+    let sent = advert(Version::V3, vec![IpAddr::V4(VIP_V4)]);
+
+    rt.block_on(async {
+        let ctx = EncodeCtx {
+            src: socket_a.source(),
+            dst: socket_a.group(),
+            checksum_form: ChecksumForm::WithPseudoHeader,
+        };
+        let bytes = encode(&sent, &ctx).expect("encode");
+        socket_a
+            .send_to(&bytes, socket_a.group())
+            .await
+            .expect("send from a");
+
+        let (received, meta) = within("advert in b", recv_one(&socket_b)).await;
+        assert_eq!(meta.src, IpAddr::V4(A_V4));
+        assert_eq!(meta.dst, IpAddr::V4(VRRP_GROUP_V4));
+        assert_eq!(meta.ttl, 255);
+        assert_eq!(meta.ifindex, socket_b.ifindex());
+        assert_eq!(received, bytes, "the IP header is stripped, nothing else");
+        let decoded = decode(&received, &meta, &DecodeOptions::default()).expect("decodes");
+        assert_eq!(decoded.advert, sent);
+        assert_eq!(decoded.checksum_form, ChecksumForm::WithPseudoHeader);
+
+        // Multicast loop is off: the first thing `a` hears is `b`'s answer, not its own
+        // advertisement.
+        let answer = encode(
+            &advert(Version::V3, vec![IpAddr::V4(VIP_V4)]),
+            &EncodeCtx {
+                src: socket_b.source(),
+                dst: socket_b.group(),
+                checksum_form: ChecksumForm::WithPseudoHeader,
+            },
+        )
+        .expect("encode");
+        socket_b
+            .send_to(&answer, socket_b.group())
+            .await
+            .expect("send from b");
+        let (_, meta_a) = within("answer in a", recv_one(&socket_a)).await;
+        assert_eq!(meta_a.src, IpAddr::V4(B_V4), "a heard itself");
+        assert_eq!(meta_a.ifindex, index_a);
+    });
+
+    // On the wire: TOS 0xc0 and TTL 255 in the IPv4 header (bytes 14 + 1 and 14 + 8).
+    let frame = in_netns(&pair.b.name, || {
+        capture_b.expect("IPv4 VRRP frame from a", |frame| {
+            frame.len() > 34 && frame[14 + 9] == 112 && frame[14 + 12..14 + 16] == A_V4.octets()
+        })
+    });
+    assert_eq!(frame[14 + 1], 0xc0, "TOS");
+    assert_eq!(frame[14 + 8], 255, "TTL");
+    assert_eq!(
+        frame[14 + 16..14 + 20],
+        VRRP_GROUP_V4.octets(),
+        "destination"
+    );
+}
+
+#[test]
+fn ipv4_unicast_advert_reaches_the_peer_and_not_the_group_socket_only() {
+    let pair = Pair::new(false);
+    let rt = runtime();
+    let handle = rt.handle().clone();
+    let (multicast_a, unicast_a) = in_netns(&pair.a.name, || {
+        let _runtime = handle.enter();
+        (
+            VrrpSocket::open(IFACE, Family::V4, IpAddr::V4(A_V4), Mode::Multicast)
+                .expect("multicast socket in a"),
+            VrrpSocket::open(IFACE, Family::V4, IpAddr::V4(A_V4), Mode::Unicast)
+                .expect("unicast socket in a"),
+        )
+    });
+    // `b` has a group member too: with IP_MULTICAST_ALL left on, the unicast socket
+    // would receive the group's traffic because of it.
+    let (_multicast_b, unicast_b) = in_netns(&pair.b.name, || {
+        let _runtime = handle.enter();
+        (
+            VrrpSocket::open(IFACE, Family::V4, IpAddr::V4(B_V4), Mode::Multicast)
+                .expect("multicast socket in b"),
+            VrrpSocket::open(IFACE, Family::V4, IpAddr::V4(B_V4), Mode::Unicast)
+                .expect("unicast socket in b"),
+        )
+    });
+    let sent = advert(Version::V3, vec![IpAddr::V4(VIP_V4)]);
+
+    rt.block_on(async {
+        let group = multicast_a.group();
+        let to_group = encode(
+            &sent,
+            &EncodeCtx {
+                src: IpAddr::V4(A_V4),
+                dst: group,
+                checksum_form: ChecksumForm::WithPseudoHeader,
+            },
+        )
+        .expect("encode");
+        multicast_a
+            .send_to(&to_group, group)
+            .await
+            .expect("multicast send");
+
+        let peer = IpAddr::V4(B_V4);
+        let to_peer = encode(
+            &sent,
+            &EncodeCtx {
+                src: unicast_a.source(),
+                dst: peer,
+                checksum_form: ChecksumForm::WithoutPseudoHeader,
+            },
+        )
+        .expect("encode");
+        unicast_a
+            .send_to(&to_peer, peer)
+            .await
+            .expect("unicast send");
+
+        let (received, meta) = within("unicast advert in b", recv_one(&unicast_b)).await;
+        assert_eq!(
+            meta.dst, peer,
+            "the unicast socket's first packet is the unicast one, not the group's"
+        );
+        assert_eq!(meta.src, IpAddr::V4(A_V4));
+        assert_eq!(meta.ttl, 255, "IP_TTL 255 applies to unicast sends");
+        let decoded = decode(&received, &meta, &DecodeOptions::default()).expect("decodes");
+        assert_eq!(decoded.advert, sent);
+        assert_eq!(decoded.checksum_form, ChecksumForm::WithoutPseudoHeader);
+
+        // A packet larger than the caller's buffer is reported, not cut short or panicked
+        // on, and the socket carries on.
+        unicast_a
+            .send_to(&to_peer, peer)
+            .await
+            .expect("unicast send");
+        let mut small = [0u8; 16];
+        let error = within("truncated advert", unicast_b.recv(&mut small))
+            .await
+            .expect_err("36 bytes do not fit in 16");
+        match error {
+            RecvError::Malformed {
+                reason: Malformed::Truncated { len, buffer },
+                ..
+            } => assert_eq!((len, buffer), (20 + to_peer.len(), 16)),
+            other => panic!("expected Truncated, got {other:?}"),
+        }
+        unicast_a
+            .send_to(&to_peer, peer)
+            .await
+            .expect("unicast send");
+        let (again, _) = within("advert after the truncated one", recv_one(&unicast_b)).await;
+        assert_eq!(again, to_peer);
+    });
+}
+
+#[test]
+fn ipv6_multicast_advert_comes_from_the_link_local_with_hop_limit_255() {
+    let pair = Pair::new(false);
+    let rt = runtime();
+    let handle = rt.handle().clone();
+    let (link_local_a_v6, link_local_b_v6) = link_locals(&pair, &rt);
+    let link_local_a = IpAddr::V6(link_local_a_v6);
+    let link_local_b = IpAddr::V6(link_local_b_v6);
+
+    let socket_a = in_netns(&pair.a.name, || {
+        let _runtime = handle.enter();
+        VrrpSocket::open(IFACE, Family::V6, link_local_a, Mode::Multicast).expect("socket in a")
+    });
+    let (socket_b, capture_b) = in_netns(&pair.b.name, || {
+        let _runtime = handle.enter();
+        (
+            VrrpSocket::open(IFACE, Family::V6, link_local_b, Mode::Multicast)
+                .expect("socket in b"),
+            Capture::new(libc::ETH_P_IPV6 as u16),
+        )
+    });
+    let sent = advert(Version::V3, vec![IpAddr::V6(VIP_V6)]);
+
+    rt.block_on(async {
+        let bytes = encode(
+            &sent,
+            &EncodeCtx {
+                src: socket_a.source(),
+                dst: socket_a.group(),
+                checksum_form: ChecksumForm::WithPseudoHeader,
+            },
+        )
+        .expect("encode");
+        socket_a
+            .send_to(&bytes, socket_a.group())
+            .await
+            .expect("send from a");
+        let (received, meta) = within("IPv6 advert in b", recv_one(&socket_b)).await;
+        assert_eq!(meta.src, link_local_a, "source is a's link-local");
+        assert_eq!(meta.dst, IpAddr::V6(VRRP_GROUP_V6));
+        assert_eq!(meta.ttl, 255, "hop limit");
+        assert_eq!(meta.ifindex, socket_b.ifindex());
+        let decoded = decode(&received, &meta, &DecodeOptions::default()).expect("decodes");
+        assert_eq!(decoded.advert, sent);
+    });
+
+    // On the wire: traffic class 0xc0, hop limit 255, next header 112.
+    let frame = in_netns(&pair.b.name, || {
+        capture_b.expect("IPv6 VRRP frame from a", |frame| {
+            frame.len() > 54
+                && frame[14 + 6] == 112
+                && frame[14 + 8..14 + 24] == link_local_a_v6.octets()
+        })
+    });
+    let traffic_class = (frame[14] & 0x0f) << 4 | frame[15] >> 4;
+    assert_eq!(traffic_class, 0xc0, "traffic class");
+    assert_eq!(frame[14 + 7], 255, "hop limit");
+    assert_eq!(
+        frame[14 + 24..14 + 40],
+        VRRP_GROUP_V6.octets(),
+        "destination"
+    );
+}
+
+#[test]
+fn ipv6_unicast_advert_reaches_the_peer_link_local_and_not_the_group_socket_only() {
+    let pair = Pair::new(false);
+    let rt = runtime();
+    let (link_local_a, link_local_b) = link_locals(&pair, &rt);
+    let handle = rt.handle().clone();
+    let (multicast_a, unicast_a) = in_netns(&pair.a.name, || {
+        let _runtime = handle.enter();
+        let source = IpAddr::V6(link_local_a);
+        (
+            VrrpSocket::open(IFACE, Family::V6, source, Mode::Multicast).expect("multicast in a"),
+            VrrpSocket::open(IFACE, Family::V6, source, Mode::Unicast).expect("unicast in a"),
+        )
+    });
+    let (_multicast_b, unicast_b) = in_netns(&pair.b.name, || {
+        let _runtime = handle.enter();
+        let source = IpAddr::V6(link_local_b);
+        (
+            VrrpSocket::open(IFACE, Family::V6, source, Mode::Multicast).expect("multicast in b"),
+            VrrpSocket::open(IFACE, Family::V6, source, Mode::Unicast).expect("unicast in b"),
+        )
+    });
+    let sent = advert(Version::V3, vec![IpAddr::V6(VIP_V6)]);
+
+    rt.block_on(async {
+        for (socket, dst) in [
+            (&multicast_a, multicast_a.group()),
+            (&unicast_a, IpAddr::V6(link_local_b)),
+        ] {
+            let ctx = EncodeCtx {
+                src: socket.source(),
+                dst,
+                checksum_form: ChecksumForm::WithPseudoHeader,
+            };
+            let bytes = encode(&sent, &ctx).expect("encode");
+            socket.send_to(&bytes, dst).await.expect("send from a");
+        }
+        let (received, meta) = within("unicast IPv6 advert in b", recv_one(&unicast_b)).await;
+        assert_eq!(
+            meta.dst,
+            IpAddr::V6(link_local_b),
+            "the unicast socket's first packet is the unicast one, not the group's"
+        );
+        assert_eq!(meta.src, IpAddr::V6(link_local_a));
+        assert_eq!(
+            meta.ttl, 255,
+            "IPV6_UNICAST_HOPS 255 applies to unicast sends"
+        );
+        let decoded = decode(&received, &meta, &DecodeOptions::default()).expect("decodes");
+        assert_eq!(decoded.advert, sent);
+    });
+}
+
+#[test]
+fn sources_we_do_not_own_and_tentative_link_locals_are_refused() {
+    let pair = Pair::new(true);
+    // Restart a's veth with DAD made to last ~50 s, so its new link-local stays tentative
+    // for the whole test.
+    pair.a.ip(&["link", "set", "dev", IFACE, "down"]);
+    pair.a
+        .sysctl(&format!("net/ipv6/conf/{IFACE}/dad_transmits"), "50");
+    pair.a.ip(&["link", "set", "dev", IFACE, "up"]);
+    let rt = runtime();
+    let handle = rt.handle().clone();
+    let netlink = in_netns(&pair.a.name, || {
+        let _runtime = handle.enter();
+        Netlink::new().expect("netlink in a")
+    });
+    let (index, tentative) = rt.block_on(async {
+        let index = netlink.link_index(IFACE).await.expect("veth0 in a");
+        let tentative = poll_until("a tentative link-local in a", || async {
+            let entries = netlink.address_entries(index, Family::V6).await.ok()?;
+            entries.into_iter().find(|entry| match entry.addr {
+                IpAddr::V6(v6) => v6.is_unicast_link_local() && entry.tentative,
+                IpAddr::V4(_) => false,
+            })
+        })
+        .await;
+        let refused = netlink
+            .primary_address(index, Family::V6, &[])
+            .await
+            .expect_err("only a tentative link-local");
+        assert!(
+            matches!(refused, NetError::NoAddress { .. })
+                && refused.to_string().contains("tentative"),
+            "{refused}"
+        );
+        (index, tentative.addr)
+    });
+
+    let (foreign, from_tentative) = in_netns(&pair.a.name, || {
+        let _runtime = handle.enter();
+        (
+            VrrpSocket::open(
+                IFACE,
+                Family::V4,
+                IpAddr::V4(Ipv4Addr::new(192, 0, 2, 77)),
+                Mode::Multicast,
+            )
+            .expect("socket with a foreign source"),
+            VrrpSocket::open(IFACE, Family::V6, tentative, Mode::Multicast)
+                .expect("socket with a tentative source"),
+        )
+    });
+    assert_eq!(foreign.ifindex(), index);
+    rt.block_on(async {
+        let bytes = [0u8; 16];
+        let error = foreign
+            .send_to(&bytes, foreign.group())
+            .await
+            .expect_err("192.0.2.77 is not ours");
+        assert!(matches!(error, NetError::Send { .. }), "{error:?}");
+        let text = error.to_string();
+        assert!(
+            text.contains("192.0.2.77") && text.contains(IFACE),
+            "{text}"
+        );
+        let error = from_tentative
+            .send_to(&bytes, from_tentative.group())
+            .await
+            .expect_err("a tentative source");
+        assert!(matches!(error, NetError::Send { .. }), "{error:?}");
+    });
+}
+
+#[test]
+fn opening_on_a_missing_interface_or_sending_across_families_is_an_error() {
+    let rt = runtime();
+    let _runtime = rt.enter();
+    let missing = VrrpSocket::open(
+        "floatip-nope0",
+        Family::V4,
+        IpAddr::V4(A_V4),
+        Mode::Multicast,
+    )
+    .expect_err("no such interface");
+    assert!(
+        matches!(missing, NetError::NoSuchInterface { .. }),
+        "{missing:?}"
+    );
+    assert!(missing.to_string().contains("floatip-nope0"), "{missing}");
+
+    let wrong = VrrpSocket::open("lo", Family::V4, IpAddr::V6(VIP_V6), Mode::Unicast)
+        .expect_err("IPv6 source on an IPv4 socket");
+    assert!(matches!(wrong, NetError::WrongFamily { .. }), "{wrong:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Addresses and links
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn vips_are_added_and_removed_idempotently_and_ipv6_ones_are_not_tentative() {
+    // DAD stays on: the IPv6 VIP must still be usable at once, thanks to NODAD.
+    let pair = Pair::new(true);
+    let rt = runtime();
+    let handle = rt.handle().clone();
+    let netlink = in_netns(&pair.a.name, || {
+        let _runtime = handle.enter();
+        Netlink::new().expect("netlink in a")
+    });
+
+    rt.block_on(async {
+        let index = netlink.link_index(IFACE).await.expect("veth0 in a");
+        let missing = netlink.link_index("nope0").await.expect_err("no nope0");
+        assert!(
+            matches!(missing, NetError::LinkNotFound { .. }),
+            "{missing:?}"
+        );
+        assert!(netlink.link_is_up(index).await.expect("link state"));
+        let mac = netlink.link_mac(index).await.expect("mac");
+        let shown = pair.a.ip(&["-o", "link", "show", "dev", IFACE]);
+        let mac_text = mac
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<Vec<_>>()
+            .join(":");
+        assert!(shown.contains(&mac_text), "{mac_text} not in {shown}");
+
+        for _ in 0..2 {
+            netlink
+                .add_address(index, IpAddr::V4(VIP_V4), 24, Some("veth0:vip"))
+                .await
+                .expect("add IPv4 VIP (again)");
+            netlink
+                .add_address(index, IpAddr::V6(VIP_V6), 64, None)
+                .await
+                .expect("add IPv6 VIP (again)");
+        }
+
+        let v4 = pair.a.ip(&["-o", "-4", "addr", "show", "dev", IFACE]);
+        let vip_line = v4
+            .lines()
+            .find(|line| line.contains("192.0.2.100/24"))
+            .unwrap_or_else(|| panic!("192.0.2.100/24 missing:\n{v4}"));
+        assert!(vip_line.contains("veth0:vip"), "label: {vip_line}");
+        assert!(
+            vip_line.contains("secondary"),
+            "same subnet as 192.0.2.1: {vip_line}"
+        );
+        let v6 = pair.a.ip(&["-o", "-6", "addr", "show", "dev", IFACE]);
+        let vip6_line = v6
+            .lines()
+            .find(|line| line.contains("2001:db8::100/64"))
+            .unwrap_or_else(|| panic!("2001:db8::100/64 missing:\n{v6}"));
+        assert!(!vip6_line.contains("tentative"), "{vip6_line}");
+        assert!(vip6_line.contains("nodad"), "{vip6_line}");
+
+        let entries = netlink
+            .address_entries(index, Family::V6)
+            .await
+            .expect("IPv6 addresses");
+        let entry = entries
+            .iter()
+            .find(|entry| entry.addr == IpAddr::V6(VIP_V6))
+            .expect("VIP in the netlink dump");
+        assert!(
+            !entry.tentative && entry.nodad && entry.prefix_len == 64,
+            "{entry:?}"
+        );
+        let v4_addresses = netlink
+            .addresses(index, Family::V4)
+            .await
+            .expect("IPv4 addresses");
+        assert_eq!(
+            v4_addresses,
+            vec![(IpAddr::V4(A_V4), 24), (IpAddr::V4(VIP_V4), 24)]
+        );
+
+        // The VRRP source: the primary, never the VIP, whatever the exclusions.
+        let vip_elsewhere = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10));
+        netlink
+            .add_address(index, vip_elsewhere, 32, None)
+            .await
+            .expect("VIP in another subnet");
+        for exclude in [&[][..], &[IpAddr::V4(VIP_V4), vip_elsewhere][..]] {
+            assert_eq!(
+                netlink
+                    .primary_address(index, Family::V4, exclude)
+                    .await
+                    .expect("primary"),
+                IpAddr::V4(A_V4)
+            );
+        }
+        let none = netlink
+            .primary_address(index, Family::V4, &[IpAddr::V4(A_V4), vip_elsewhere])
+            .await
+            .expect_err("everything excluded");
+        assert!(matches!(none, NetError::NoAddress { .. }), "{none:?}");
+
+        for _ in 0..2 {
+            netlink
+                .remove_address(index, IpAddr::V4(VIP_V4), 24)
+                .await
+                .expect("remove IPv4 VIP (again)");
+            netlink
+                .remove_address(index, IpAddr::V6(VIP_V6), 64)
+                .await
+                .expect("remove IPv6 VIP (again)");
+            netlink
+                .remove_address(index, vip_elsewhere, 32)
+                .await
+                .expect("remove the other VIP (again)");
+        }
+        let all = pair.a.ip(&["-o", "addr", "show", "dev", IFACE]);
+        for gone in ["192.0.2.100", "2001:db8::100", "198.51.100.10"] {
+            assert!(!all.contains(gone), "{gone} still there:\n{all}");
+        }
+        assert!(all.contains("192.0.2.1/24"), "the primary survived:\n{all}");
+
+        // Removing from an interface that does not exist is success (ENODEV).
+        netlink
+            .remove_address(999_999, IpAddr::V4(VIP_V4), 24)
+            .await
+            .expect("no such interface: nothing to remove");
+        let invalid = netlink
+            .add_address(index, IpAddr::V4(VIP_V4), 33, None)
+            .await
+            .expect_err("prefix 33");
+        assert!(
+            matches!(invalid, NetError::InvalidAddress { .. }),
+            "{invalid:?}"
+        );
+    });
+}
+
+#[test]
+fn watch_reports_address_changes_carrier_loss_and_link_down() {
+    let pair = Pair::new(false);
+    let rt = runtime();
+    let handle = rt.handle().clone();
+    let (netlink, mut events) = in_netns(&pair.a.name, || {
+        let _runtime = handle.enter();
+        (
+            Netlink::new().expect("netlink in a"),
+            Netlink::watch().expect("watch in a"),
+        )
+    });
+
+    rt.block_on(async {
+        let index = netlink.link_index(IFACE).await.expect("veth0 in a");
+        let mut next_matching = async |what: &str, wanted: &dyn Fn(&NetEvent) -> bool| {
+            within(what, async {
+                loop {
+                    let event = events.next().await.expect("the watch stream ended");
+                    if wanted(&event) {
+                        return event;
+                    }
+                }
+            })
+            .await
+        };
+
+        let extra = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 50));
+        pair.a.ip(&["addr", "add", "192.0.2.50/24", "dev", IFACE]);
+        next_matching("AddressAdded", &|event| {
+            *event == NetEvent::AddressAdded { index, addr: extra }
+        })
+        .await;
+        // An operator deletes an address behind our back.
+        pair.a.ip(&["addr", "del", "192.0.2.50/24", "dev", IFACE]);
+        next_matching("AddressRemoved", &|event| {
+            *event == NetEvent::AddressRemoved { index, addr: extra }
+        })
+        .await;
+
+        // Carrier loss: the peer goes down, our side stays administratively up.
+        pair.b.ip(&["link", "set", "dev", IFACE, "down"]);
+        next_matching("LinkChanged down on carrier loss", &|event| {
+            *event == NetEvent::LinkChanged { index, up: false }
+        })
+        .await;
+        assert!(!netlink.link_is_up(index).await.expect("link state"));
+
+        pair.b.ip(&["link", "set", "dev", IFACE, "up"]);
+        next_matching("LinkChanged up", &|event| {
+            *event == NetEvent::LinkChanged { index, up: true }
+        })
+        .await;
+        assert!(netlink.link_is_up(index).await.expect("link state"));
+
+        // Administrative down on our side.
+        pair.a.ip(&["link", "set", "dev", IFACE, "down"]);
+        next_matching("LinkChanged down", &|event| {
+            *event == NetEvent::LinkChanged { index, up: false }
+        })
+        .await;
+        assert!(!netlink.link_is_up(index).await.expect("link state"));
+
+        pair.a.ip(&["link", "del", "dev", IFACE]);
+        next_matching("LinkRemoved", &|event| {
+            *event == NetEvent::LinkRemoved { index }
+        })
+        .await;
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Announcements
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn gratuitous_arp_and_unsolicited_na_reach_the_other_namespace_byte_for_byte() {
+    let pair = Pair::new(false);
+    let rt = runtime();
+    let handle = rt.handle().clone();
+    let netlink = in_netns(&pair.a.name, || {
+        let _runtime = handle.enter();
+        Netlink::new().expect("netlink in a")
+    });
+    let (index, mac, link_local) = rt.block_on(async {
+        let index = netlink.link_index(IFACE).await.expect("veth0 in a");
+        let mac = netlink.link_mac(index).await.expect("mac of a");
+        let link_local = poll_until("link-local address in a", || async {
+            netlink.primary_address(index, Family::V6, &[]).await.ok()
+        })
+        .await;
+        (index, mac, link_local)
+    });
+    let IpAddr::V6(link_local) = link_local else {
+        panic!("{link_local} is not IPv6");
+    };
+    let garp = gratuitous_arp(mac, VIP_V4).to_vec();
+    let na = unsolicited_na(mac, link_local, VIP_V6).to_vec();
+
+    let (arp_capture, ipv6_capture) = in_netns(&pair.b.name, || {
+        (
+            Capture::new(libc::ETH_P_ARP as u16),
+            Capture::new(libc::ETH_P_IPV6 as u16),
+        )
+    });
+    let announcer = in_netns(&pair.a.name, || {
+        let _runtime = handle.enter();
+        Announcer::open(index).expect("AF_PACKET socket in a")
+    });
+    rt.block_on(async {
+        announcer
+            .send_frames(&[garp.clone(), na.clone()])
+            .await
+            .expect("send GARP and NA");
+        let short = announcer
+            .send_frames(&[vec![0u8; 10]])
+            .await
+            .expect_err("a 10-byte frame");
+        assert!(matches!(short, NetError::BadFrame { .. }), "{short:?}");
+    });
+
+    let received_arp = in_netns(&pair.b.name, || {
+        arp_capture.expect("gratuitous ARP for 192.0.2.100", |frame| {
+            frame.len() >= garp.len() && frame[22..28] == mac && frame[28..32] == VIP_V4.octets()
+        })
+    });
+    assert_eq!(
+        received_arp[..garp.len()],
+        garp[..],
+        "the frame arrives as built"
+    );
+    let received_na = in_netns(&pair.b.name, || {
+        ipv6_capture.expect("unsolicited NA for 2001:db8::100", |frame| {
+            frame.len() >= na.len() && frame[54] == 136 && frame[62..78] == VIP_V6.octets()
+        })
+    });
+    assert_eq!(
+        received_na[..na.len()],
+        na[..],
+        "the frame arrives as built"
+    );
+}
