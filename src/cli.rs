@@ -36,6 +36,9 @@ pub enum Command {
     Sniff {
         /// Interface to listen on.
         iface: String,
+        /// Stop after this many packets.
+        #[arg(short = 'n', long)]
+        count: Option<u64>,
     },
     /// Print the version.
     Version,

@@ -5,9 +5,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use floatip::cli::{Cli, Command};
+use floatip::daemon::{self, DaemonError};
 
-/// Exit code for "not implemented yet" (EX_UNAVAILABLE from sysexits.h).
-const EXIT_UNAVAILABLE: u8 = 69;
+/// sysexits.h EX_CONFIG: the configuration is invalid.
+const EXIT_CONFIG: u8 = 78;
+/// A runtime failure (cannot open a socket, an interface is missing, ...).
+const EXIT_FAILURE: u8 = 1;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -16,9 +19,49 @@ fn main() -> ExitCode {
             println!("floatip {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Command::Run { .. } | Command::Check { .. } | Command::Sniff { .. } => {
-            eprintln!("floatip: this subcommand is not implemented in this version yet");
-            ExitCode::from(EXIT_UNAVAILABLE)
+        Command::Check { file } => match floatip::config::check(&file) {
+            Ok(summary) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        },
+        Command::Run { config } => {
+            init_logging();
+            match daemon::run(&config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(DaemonError::Config(e)) => {
+                    eprintln!("{e}");
+                    ExitCode::from(EXIT_CONFIG)
+                }
+                Err(e) => {
+                    tracing::error!("{e}");
+                    ExitCode::from(EXIT_FAILURE)
+                }
+            }
         }
+        Command::Sniff { iface, count } => match daemon::sniff::run(&iface, count) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("floatip sniff: {e}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        },
     }
+}
+
+/// Log to stderr (the journal under systemd), INFO by default; `FLOATIP_LOG` takes
+/// `tracing` filter directives such as `debug` or `floatip=debug`.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("FLOATIP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
 }

@@ -1,0 +1,565 @@
+//! The daemon: the event loop that turns I/O into events and actions into I/O.
+//!
+//! Owns the running routers (each wrapped in a sync group, a lone router being a group
+//! of one), their sockets, the netlink watch, signals, reloads and the execution of
+//! actions. It is the only place where an `Action` becomes I/O. It must not make
+//! protocol decisions: those are the core's (`crate::proto`).
+
+mod clock;
+mod nft;
+mod ratelimit;
+mod router;
+pub mod sniff;
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use futures::StreamExt;
+use thiserror::Error;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::config::{self, Config, ConfigError};
+use crate::net::{NetError, NetEvent, Netlink};
+use crate::proto::fsm::{Action, Event, Router, State};
+use crate::proto::group::SyncGroup;
+use crate::proto::timers::Instant;
+use clock::Clock;
+use router::{Received, RouterId, RouterIo};
+
+/// Why the daemon could not start or had to stop.
+#[derive(Debug, Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("router {router}: {source}")]
+    Net {
+        router: String,
+        #[source]
+        source: NetError,
+    },
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl DaemonError {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> DaemonError {
+        DaemonError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// Run the daemon until SIGTERM/SIGINT, on a single-threaded runtime (the work is tiny
+/// and one thread keeps the ordering of actions trivial to reason about).
+pub fn run(config_path: &Path) -> Result<(), DaemonError> {
+    let config = config::load(config_path)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| DaemonError::io("cannot start the runtime", e))?;
+    runtime.block_on(async move {
+        let mut daemon = Daemon::start(config_path.to_path_buf(), config).await?;
+        daemon.run().await
+    })
+}
+
+/// A sync group (or a lone router) and the ids of its members, in member order.
+struct Unit {
+    group: SyncGroup,
+    ids: Vec<RouterId>,
+}
+
+impl Unit {
+    fn all_stopped(&self) -> bool {
+        self.group
+            .members()
+            .iter()
+            .all(|r| r.state() == State::Stopped)
+    }
+}
+
+struct Daemon {
+    config_path: PathBuf,
+    clock: Clock,
+    netlink: Netlink,
+    units: Vec<Unit>,
+    routers: HashMap<RouterId, RouterIo>,
+    next_id: u64,
+    packets_tx: mpsc::Sender<Received>,
+    packets_rx: mpsc::Receiver<Received>,
+    /// Addresses blocked per router (accept mode off); mirrored into nftables.
+    blocked: HashMap<RouterId, Vec<IpAddr>>,
+    shutting_down: Option<Instant>,
+}
+
+impl Daemon {
+    async fn start(config_path: PathBuf, config: Config) -> Result<Daemon, DaemonError> {
+        let netlink = Netlink::new().map_err(|e| DaemonError::Setup(e.to_string()))?;
+        let (packets_tx, packets_rx) = mpsc::channel(1024);
+        let mut daemon = Daemon {
+            config_path,
+            clock: Clock::start(),
+            netlink,
+            units: Vec::new(),
+            routers: HashMap::new(),
+            next_id: 0,
+            packets_tx,
+            packets_rx,
+            blocked: HashMap::new(),
+            shutting_down: None,
+        };
+        daemon.remove_stale_nft().await;
+        let ids = daemon.open_routers(&config).await?;
+        daemon.units = daemon.build_units(&config, ids, HashMap::new());
+        let now = daemon.clock.now();
+        for unit in 0..daemon.units.len() {
+            daemon.start_unit(unit, now).await;
+        }
+        info!(
+            config = %daemon.config_path.display(),
+            routers = daemon.routers.len(),
+            "floatip {} started",
+            env!("CARGO_PKG_VERSION")
+        );
+        Ok(daemon)
+    }
+
+    /// Resolve interfaces and addresses, remove stale VIPs, open sockets.
+    async fn open_routers(
+        &mut self,
+        config: &Config,
+    ) -> Result<HashMap<String, RouterId>, DaemonError> {
+        let mut ids = HashMap::new();
+        for spec in &config.routers {
+            let id = RouterId(self.next_id);
+            self.next_id += 1;
+            let io =
+                RouterIo::open(id, spec.clone(), &self.netlink, self.packets_tx.clone()).await?;
+            io.remove_stale_addresses(&self.netlink).await;
+            ids.insert(spec.name.clone(), id);
+            self.routers.insert(id, io);
+        }
+        Ok(ids)
+    }
+
+    /// Group routers into units: one per sync group, one per router outside any group.
+    /// Routers already running are taken from `running` with their state.
+    fn build_units(
+        &self,
+        config: &Config,
+        ids: HashMap<String, RouterId>,
+        mut running: HashMap<RouterId, Router>,
+    ) -> Vec<Unit> {
+        let mut units = Vec::new();
+        let mut grouped = std::collections::HashSet::new();
+        let mut take = |id: RouterId, io: &RouterIo| {
+            running
+                .remove(&id)
+                .unwrap_or_else(|| Router::new(io.fsm_config()))
+        };
+        for group in &config.sync_groups {
+            let mut members = Vec::new();
+            let mut member_ids = Vec::new();
+            for name in &group.routers {
+                if let (Some(&id), true) = (ids.get(name), grouped.insert(name.clone()))
+                    && let Some(io) = self.routers.get(&id)
+                {
+                    members.push(take(id, io));
+                    member_ids.push(id);
+                }
+            }
+            units.push(Unit {
+                group: SyncGroup::new(members),
+                ids: member_ids,
+            });
+        }
+        for spec in &config.routers {
+            if grouped.contains(&spec.name) {
+                continue;
+            }
+            if let Some(&id) = ids.get(&spec.name)
+                && let Some(io) = self.routers.get(&id)
+            {
+                units.push(Unit {
+                    group: SyncGroup::new(vec![take(id, io)]),
+                    ids: vec![id],
+                });
+            }
+        }
+        units
+    }
+
+    /// Report the interface state, then start every member of a unit.
+    async fn start_unit(&mut self, unit: usize, now: Instant) {
+        for member in 0..self.units[unit].ids.len() {
+            let id = self.units[unit].ids[member];
+            let up = match self.routers.get_mut(&id) {
+                Some(io) => io.refresh_link(&self.netlink).await,
+                None => continue,
+            };
+            if !up {
+                let actions = self.units[unit]
+                    .group
+                    .step(member, Event::InterfaceDown, now);
+                self.execute(unit, actions).await;
+            }
+        }
+        let actions = self.units[unit].group.step_all(&Event::Startup, now);
+        self.execute(unit, actions).await;
+    }
+
+    async fn run(&mut self) -> Result<(), DaemonError> {
+        let mut sigterm =
+            signal(SignalKind::terminate()).map_err(|e| DaemonError::io("SIGTERM", e))?;
+        let mut sigint =
+            signal(SignalKind::interrupt()).map_err(|e| DaemonError::io("SIGINT", e))?;
+        let mut sighup = signal(SignalKind::hangup()).map_err(|e| DaemonError::io("SIGHUP", e))?;
+        let mut net_events = Netlink::watch().map_err(|e| DaemonError::Setup(e.to_string()))?;
+        loop {
+            if self.shutting_down.is_some() && self.units.iter().all(Unit::all_stopped) {
+                break;
+            }
+            let deadline = self
+                .units
+                .iter()
+                .filter_map(|u| u.group.next_deadline())
+                .min()
+                .map(|d| self.clock.runtime_instant(d));
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            // Biased, timers before packets: a flood of packets must not starve the
+            // advertisement timer.
+            tokio::select! {
+                biased;
+                _ = sigterm.recv() => self.on_stop_signal("SIGTERM").await,
+                _ = sigint.recv() => self.on_stop_signal("SIGINT").await,
+                _ = sighup.recv() => self.reload().await,
+                _ = sleep => self.on_timer().await,
+                Some(event) = net_events.next() => self.on_net_event(event).await,
+                Some(packet) = self.packets_rx.recv() => self.on_packet(packet).await,
+            }
+        }
+        self.cleanup().await;
+        info!("floatip stopped");
+        Ok(())
+    }
+
+    async fn on_timer(&mut self) {
+        let now = self.clock.now();
+        for unit in 0..self.units.len() {
+            if self.units[unit]
+                .group
+                .next_deadline()
+                .is_some_and(|d| d <= now)
+            {
+                let actions = self.units[unit].group.on_timer(now);
+                self.execute(unit, actions).await;
+            }
+        }
+        self.drop_retired();
+    }
+
+    async fn on_stop_signal(&mut self, signal: &str) {
+        let now = self.clock.now();
+        if self.shutting_down.is_some() {
+            warn!("{signal} again: stopping at once, releasing addresses");
+            for io in self.routers.values() {
+                io.release_addresses(&self.netlink).await;
+            }
+            self.cleanup().await;
+            std::process::exit(0);
+        }
+        info!("{signal}: stopping (a master hands over before releasing its addresses)");
+        self.shutting_down = Some(now);
+        for unit in 0..self.units.len() {
+            let actions = self.units[unit].group.step_all(&Event::Shutdown, now);
+            self.execute(unit, actions).await;
+        }
+    }
+
+    async fn on_net_event(&mut self, event: NetEvent) {
+        let now = self.clock.now();
+        match event {
+            NetEvent::LinkChanged { index, .. } | NetEvent::LinkRemoved { index } => {
+                self.refresh_links(Some(index), now).await
+            }
+            NetEvent::Overrun => {
+                warn!("netlink overrun: re-reading link and address state");
+                self.refresh_links(None, now).await;
+                self.check_addresses(None, now).await;
+            }
+            NetEvent::AddressRemoved { index, .. } => self.check_addresses(Some(index), now).await,
+            NetEvent::AddressAdded { .. } => {}
+        }
+    }
+
+    /// Re-read link state (events are hints) and tell the routers that changed.
+    async fn refresh_links(&mut self, index: Option<u32>, now: Instant) {
+        for unit in 0..self.units.len() {
+            for member in 0..self.units[unit].ids.len() {
+                let id = self.units[unit].ids[member];
+                let Some(io) = self.routers.get_mut(&id) else {
+                    continue;
+                };
+                if index.is_some_and(|i| i != io.ifindex()) {
+                    continue;
+                }
+                let was_up = io.link_up();
+                let up = io.refresh_link(&self.netlink).await;
+                if up != was_up {
+                    let event = if up {
+                        Event::InterfaceUp
+                    } else {
+                        Event::InterfaceDown
+                    };
+                    let actions = self.units[unit].group.step(member, event, now);
+                    self.execute(unit, actions).await;
+                }
+            }
+        }
+    }
+
+    /// A master whose address was removed by someone else puts it back and
+    /// re-announces it.
+    async fn check_addresses(&mut self, index: Option<u32>, _now: Instant) {
+        for unit in &self.units {
+            for (member, id) in unit.ids.iter().enumerate() {
+                let holds = unit
+                    .group
+                    .members()
+                    .get(member)
+                    .is_some_and(Router::holds_addresses);
+                let Some(io) = self.routers.get_mut(id) else {
+                    continue;
+                };
+                if holds && index.is_none_or(|i| io.uses_ifindex(i)) {
+                    io.restore_missing_addresses(&self.netlink).await;
+                }
+            }
+        }
+    }
+
+    async fn on_packet(&mut self, packet: Received) {
+        let now = self.clock.now();
+        let Some((unit, member)) = self.locate(packet.router) else {
+            return;
+        };
+        let Some(io) = self.routers.get_mut(&packet.router) else {
+            return;
+        };
+        let Some(event) = io.accept(&packet, now) else {
+            return;
+        };
+        let actions = self.units[unit].group.step(member, event, now);
+        self.execute(unit, actions).await;
+    }
+
+    fn locate(&self, id: RouterId) -> Option<(usize, usize)> {
+        self.units.iter().enumerate().find_map(|(unit, u)| {
+            u.ids
+                .iter()
+                .position(|&i| i == id)
+                .map(|member| (unit, member))
+        })
+    }
+
+    /// Carry out actions, in order, each by the router that must.
+    async fn execute(&mut self, unit: usize, actions: Vec<(usize, Action)>) {
+        for (member, action) in actions {
+            let Some(&id) = self.units.get(unit).and_then(|u| u.ids.get(member)) else {
+                continue;
+            };
+            if let Action::BlockAddressTraffic(block) = action {
+                self.block_traffic(id, block).await;
+                continue;
+            }
+            let Some(io) = self.routers.get_mut(&id) else {
+                continue;
+            };
+            io.execute(&action, &self.netlink, self.clock.now()).await;
+        }
+    }
+
+    /// Accept mode off: keep nftables dropping exactly the addresses of the non-owner
+    /// masters that do not accept traffic.
+    async fn block_traffic(&mut self, id: RouterId, block: bool) {
+        let addresses = self
+            .routers
+            .get(&id)
+            .map(RouterIo::vip_addresses)
+            .unwrap_or_default();
+        if block {
+            self.blocked.insert(id, addresses);
+        } else if self.blocked.remove(&id).is_none() {
+            return;
+        }
+        let all: BTreeSet<IpAddr> = self.blocked.values().flatten().copied().collect();
+        if let Err(e) = nft::apply(&nft::sync_script(&all)).await {
+            error!("accept_mode: false: cannot update nftables: {e}");
+        }
+    }
+
+    /// A crash can leave the table behind; nothing is blocked before a router says so.
+    async fn remove_stale_nft(&self) {
+        // Without the nft command there is nothing to remove, and nothing to report
+        // unless a router needs it later.
+        let _ = nft::apply(nft::remove_script()).await;
+    }
+
+    /// Forget units whose routers all stopped because a reload removed them.
+    fn drop_retired(&mut self) {
+        let mut keep = Vec::new();
+        for unit in self.units.drain(..) {
+            let retired = unit.all_stopped()
+                && self.shutting_down.is_none()
+                && unit
+                    .ids
+                    .iter()
+                    .all(|id| self.routers.get(id).is_none_or(RouterIo::is_retired));
+            if retired {
+                for id in &unit.ids {
+                    self.routers.remove(id);
+                }
+            } else {
+                keep.push(unit);
+            }
+        }
+        self.units = keep;
+    }
+
+    /// SIGHUP: load the file again; an invalid one is logged and the running
+    /// configuration stays.
+    async fn reload(&mut self) {
+        let config = match config::load(&self.config_path) {
+            Ok(config) => config,
+            Err(e) => {
+                error!("reload rejected, the running configuration stays:\n{e}");
+                return;
+            }
+        };
+        info!(config = %self.config_path.display(), "reloading");
+        let now = self.clock.now();
+        // Take every running router out of its unit, keyed by id.
+        let mut running: HashMap<RouterId, Router> = HashMap::new();
+        let mut retiring_units = Vec::new();
+        let old_units = std::mem::take(&mut self.units);
+        for unit in old_units {
+            for (id, router) in unit.ids.iter().zip(unit.group.into_members()) {
+                running.insert(*id, router);
+            }
+        }
+        // Match new specs to running routers by name and identity.
+        let mut ids = HashMap::new();
+        let mut new_ids = Vec::new();
+        // Actions of routers taken out of their units, carried out once units exist.
+        let mut deferred: Vec<(RouterId, Action)> = Vec::new();
+        for spec in &config.routers {
+            let existing = self
+                .routers
+                .iter()
+                .find(|(_, io)| !io.is_retired() && io.spec().name == spec.name)
+                .map(|(&id, _)| id);
+            match existing {
+                Some(id)
+                    if self
+                        .routers
+                        .get(&id)
+                        .is_some_and(|io| io.same_identity(spec)) =>
+                {
+                    let Some(io) = self.routers.get_mut(&id) else {
+                        continue;
+                    };
+                    if io.spec() != spec {
+                        info!(router = %spec.name, "configuration changed");
+                        let holds = running.get(&id).is_some_and(Router::holds_addresses);
+                        io.update_spec(spec.clone(), holds, &self.netlink).await;
+                        if let Some(router) = running.get_mut(&id) {
+                            let actions = router.reconfigure(io.fsm_config(), now);
+                            deferred.extend(actions.into_iter().map(|a| (id, a)));
+                        }
+                    }
+                    ids.insert(spec.name.clone(), id);
+                }
+                _ => {
+                    let id = RouterId(self.next_id);
+                    self.next_id += 1;
+                    match RouterIo::open(id, spec.clone(), &self.netlink, self.packets_tx.clone())
+                        .await
+                    {
+                        Ok(io) => {
+                            io.remove_stale_addresses(&self.netlink).await;
+                            info!(router = %spec.name, "router added");
+                            self.routers.insert(id, io);
+                            ids.insert(spec.name.clone(), id);
+                            new_ids.push(id);
+                        }
+                        Err(e) => error!(router = %spec.name, "cannot start router: {e}"),
+                    }
+                }
+            }
+        }
+        // Routers no longer configured leave with priority 0 (make-before-break).
+        let kept: std::collections::HashSet<RouterId> = ids.values().copied().collect();
+        for (id, mut router) in running.clone() {
+            if kept.contains(&id) {
+                continue;
+            }
+            running.remove(&id);
+            if let Some(io) = self.routers.get_mut(&id) {
+                if !io.is_retired() {
+                    info!(router = %io.spec().name, "router removed from the configuration");
+                }
+                io.retire();
+                let actions = router.step(Event::Shutdown, now);
+                deferred.extend(actions.into_iter().map(|a| (id, a)));
+            }
+            retiring_units.push(Unit {
+                group: SyncGroup::new(vec![router]),
+                ids: vec![id],
+            });
+        }
+        self.units = self.build_units(&config, ids, running);
+        for unit in 0..self.units.len() {
+            let actions = self.units[unit].group.propagate_faults(now);
+            self.execute(unit, actions).await;
+        }
+        self.units.extend(retiring_units);
+        for (id, action) in deferred {
+            if let Some((unit, member)) = self.locate(id) {
+                self.execute(unit, vec![(member, action)]).await;
+            }
+        }
+        for unit in 0..self.units.len() {
+            if self.units[unit].ids.iter().any(|id| new_ids.contains(id)) {
+                self.start_unit(unit, now).await;
+            }
+        }
+        self.drop_retired();
+    }
+
+    async fn cleanup(&mut self) {
+        for io in self.routers.values() {
+            io.release_addresses(&self.netlink).await;
+        }
+        if !self.blocked.is_empty() {
+            self.blocked.clear();
+            if let Err(e) = nft::apply(nft::remove_script()).await {
+                warn!("cannot remove the nftables table inet floatip: {e}");
+            }
+        }
+    }
+}

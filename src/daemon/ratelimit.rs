@@ -1,0 +1,68 @@
+//! Rate limiting of per-packet log lines.
+//!
+//! Owns the decision whether a log line about a repeated problem (a malformed packet, a
+//! non-peer sender) is printed now or only counted. Pure: time comes in as an argument.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::proto::timers::Instant;
+
+/// At most one line per key per `window`; the lines in between are counted and the
+/// count is reported with the next line that gets through.
+#[derive(Debug)]
+pub struct RateLimit {
+    window: Duration,
+    last: HashMap<&'static str, (Instant, u64)>,
+}
+
+impl RateLimit {
+    pub fn new(window: Duration) -> RateLimit {
+        RateLimit {
+            window,
+            last: HashMap::new(),
+        }
+    }
+
+    /// `Some(suppressed)` if a line for `key` may be logged now (with the number of
+    /// lines suppressed since the last one), `None` if it must be suppressed.
+    pub fn allow(&mut self, key: &'static str, now: Instant) -> Option<u64> {
+        match self.last.get_mut(key) {
+            Some((last, suppressed)) if now.saturating_since(*last) < self.window => {
+                *suppressed += 1;
+                None
+            }
+            Some((last, suppressed)) => {
+                let count = *suppressed;
+                *last = now;
+                *suppressed = 0;
+                Some(count)
+            }
+            None => {
+                self.last.insert(key, (now, 0));
+                Some(0)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_per_window_with_the_count_of_the_rest() {
+        let mut limit = RateLimit::new(Duration::from_secs(10));
+        let t = |ms| Instant::from_epoch(Duration::from_millis(ms));
+        assert_eq!(limit.allow("bad_ttl", t(0)), Some(0));
+        assert_eq!(limit.allow("bad_ttl", t(1)), None);
+        assert_eq!(limit.allow("bad_ttl", t(9_999)), None);
+        assert_eq!(
+            limit.allow("bad_checksum", t(5)),
+            Some(0),
+            "keys are independent"
+        );
+        assert_eq!(limit.allow("bad_ttl", t(10_000)), Some(2));
+        assert_eq!(limit.allow("bad_ttl", t(10_001)), None);
+    }
+}

@@ -1,0 +1,551 @@
+//! One virtual router's I/O: its socket, interface, addresses, announcements, counters.
+//!
+//! Owns the translation between the wire and the core for one router: received bytes
+//! become an `Event` (after decode, the unicast peer filter and counting), and an
+//! `Action` becomes socket sends, netlink calls and gratuitous ARP / NA frames. Must not
+//! decide anything about VRRP state.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{Instrument, Span, debug, info, info_span, warn};
+
+use super::DaemonError;
+use super::ratelimit::RateLimit;
+use crate::config::{ChecksumMode, RouterSpec};
+use crate::net::{self, NetError, Netlink, VrrpSocket};
+use crate::proto::fsm::{Action, Event, RouterConfig};
+use crate::proto::packet::{
+    self, Advertisement, ChecksumForm, DecodeOptions, EncodeCtx, Family, RecvMeta,
+};
+use crate::proto::timers::Instant;
+use crate::proto::{arp, ndisc};
+
+/// A router's identity for the lifetime of the process (names can be reused across
+/// reloads; ids cannot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RouterId(pub u64);
+
+/// What a router's socket received: a packet for the decoder, or the name of the reason
+/// it could not even be handed to it (a truncated IP header, missing metadata).
+#[derive(Debug)]
+pub struct Received {
+    pub router: RouterId,
+    pub packet: Result<(Vec<u8>, RecvMeta), &'static str>,
+}
+
+/// Per-router counters, for logs now and the status command later.
+#[derive(Debug, Default, Clone)]
+pub struct Counters {
+    pub received: u64,
+    pub rejected: HashMap<&'static str, u64>,
+    pub sent: u64,
+    pub send_errors: u64,
+}
+
+/// A virtual address resolved to the interface it is added on.
+#[derive(Debug, Clone)]
+struct Vip {
+    address: IpAddr,
+    prefix_len: u8,
+    label: Option<String>,
+    ifindex: u32,
+}
+
+pub struct RouterIo {
+    spec: RouterSpec,
+    ifindex: u32,
+    mac: [u8; 6],
+    primary: IpAddr,
+    vips: Vec<Vip>,
+    socket: Arc<VrrpSocket>,
+    rx_task: JoinHandle<()>,
+    link_up: bool,
+    retired: bool,
+    /// The checksum form each peer uses (v3 over IPv4), learned from what it sends.
+    peer_forms: HashMap<IpAddr, ChecksumForm>,
+    last_form: Option<ChecksumForm>,
+    counters: Counters,
+    limit: RateLimit,
+    span: Span,
+}
+
+impl Drop for RouterIo {
+    fn drop(&mut self) {
+        self.rx_task.abort();
+    }
+}
+
+impl RouterIo {
+    /// Resolve the interface and addresses and open the socket. Nothing is added to or
+    /// sent on the network yet.
+    pub async fn open(
+        id: RouterId,
+        spec: RouterSpec,
+        netlink: &Netlink,
+        packets: mpsc::Sender<Received>,
+    ) -> Result<RouterIo, DaemonError> {
+        let family = spec.family();
+        let span = info_span!(
+            "router",
+            name = %spec.name,
+            iface = %spec.interface,
+            vrid = spec.vrid,
+            family = %family_name(family),
+        );
+        let context = |e: NetError| DaemonError::Net {
+            router: spec.name.clone(),
+            source: e,
+        };
+        let ifindex = netlink.link_index(&spec.interface).await.map_err(context)?;
+        let mac = netlink.link_mac(ifindex).await.map_err(context)?;
+        let primary = match spec.unicast.as_ref().and_then(|u| u.source) {
+            Some(source) => source,
+            None => netlink
+                .primary_address(ifindex, family, &spec.virtual_ips())
+                .await
+                .map_err(context)?,
+        };
+        let mut vips = Vec::new();
+        for vip in &spec.addresses {
+            let ifindex = match &vip.device {
+                Some(device) => netlink.link_index(device).await.map_err(context)?,
+                None => ifindex,
+            };
+            vips.push(Vip {
+                address: vip.address,
+                prefix_len: vip.prefix_len,
+                label: vip.label.clone(),
+                ifindex,
+            });
+        }
+        let mode = match &spec.unicast {
+            Some(_) => net::Mode::Unicast,
+            None => net::Mode::Multicast,
+        };
+        let socket =
+            Arc::new(VrrpSocket::open(&spec.interface, family, primary, mode).map_err(context)?);
+        let rx_task =
+            tokio::spawn(receive_loop(id, socket.clone(), packets).instrument(span.clone()));
+        span.in_scope(|| info!(source = %primary, "router ready"));
+        Ok(RouterIo {
+            spec,
+            ifindex,
+            mac,
+            primary,
+            vips,
+            socket,
+            rx_task,
+            link_up: true,
+            retired: false,
+            peer_forms: HashMap::new(),
+            last_form: None,
+            counters: Counters::default(),
+            limit: RateLimit::new(Duration::from_secs(10)),
+            span,
+        })
+    }
+
+    pub fn spec(&self) -> &RouterSpec {
+        &self.spec
+    }
+
+    pub fn fsm_config(&self) -> RouterConfig {
+        self.spec.fsm_config(self.primary)
+    }
+
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    /// Whether the router's interface or one of its VIP devices has this index.
+    pub fn uses_ifindex(&self, index: u32) -> bool {
+        self.ifindex == index || self.vips.iter().any(|v| v.ifindex == index)
+    }
+
+    pub fn link_up(&self) -> bool {
+        self.link_up
+    }
+
+    pub fn vip_addresses(&self) -> Vec<IpAddr> {
+        self.vips.iter().map(|v| v.address).collect()
+    }
+
+    pub fn is_retired(&self) -> bool {
+        self.retired
+    }
+
+    /// Removed from the configuration: shutting down, then dropped.
+    pub fn retire(&mut self) {
+        self.retired = true;
+    }
+
+    /// Whether a new spec can be applied to this router without a new socket and state
+    /// machine: same interface, VRID, family, version and unicast source.
+    pub fn same_identity(&self, spec: &RouterSpec) -> bool {
+        self.spec.interface == spec.interface
+            && self.spec.vrid == spec.vrid
+            && self.spec.version == spec.version
+            && self.spec.family() == spec.family()
+            && self.spec.unicast.is_some() == spec.unicast.is_some()
+            && self.spec.unicast.as_ref().and_then(|u| u.source)
+                == spec.unicast.as_ref().and_then(|u| u.source)
+            && self
+                .spec
+                .addresses
+                .iter()
+                .map(|a| &a.device)
+                .eq(spec.addresses.iter().map(|a| &a.device))
+    }
+
+    /// Apply a changed spec of the same identity. If we hold the addresses, the ones no
+    /// longer configured are removed and new ones added and announced.
+    pub async fn update_spec(&mut self, spec: RouterSpec, holds: bool, netlink: &Netlink) {
+        let old: Vec<Vip> = self.vips.clone();
+        self.vips = spec
+            .addresses
+            .iter()
+            .zip(
+                old.iter()
+                    .map(|v| v.ifindex)
+                    .chain(std::iter::repeat(self.ifindex)),
+            )
+            .map(|(a, ifindex)| Vip {
+                address: a.address,
+                prefix_len: a.prefix_len,
+                label: a.label.clone(),
+                ifindex,
+            })
+            .collect();
+        self.spec = spec;
+        if !holds {
+            return;
+        }
+        for vip in &old {
+            if !self.vips.iter().any(|v| v.address == vip.address) {
+                self.remove_vip(vip, netlink).await;
+            }
+        }
+        let added: Vec<Vip> = self
+            .vips
+            .iter()
+            .filter(|v| {
+                !old.iter()
+                    .any(|o| o.address == v.address && o.prefix_len == v.prefix_len)
+            })
+            .cloned()
+            .collect();
+        for vip in &added {
+            self.add_vip(vip, netlink).await;
+        }
+        if !added.is_empty() {
+            self.announce();
+        }
+    }
+
+    /// At startup: our VIPs on the interface can only be left over from a crash.
+    pub async fn remove_stale_addresses(&self, netlink: &Netlink) {
+        for vip in &self.vips {
+            match has_address(netlink, vip).await {
+                Ok(true) => {
+                    self.span.in_scope(|| {
+                        warn!(address = %vip.address, "removing a virtual address left by an earlier run")
+                    });
+                    self.remove_vip(vip, netlink).await;
+                }
+                Ok(false) => {}
+                Err(e) => self
+                    .span
+                    .in_scope(|| warn!(address = %vip.address, "cannot read addresses: {e}")),
+            }
+        }
+    }
+
+    /// Re-read the interface's state; returns whether it is up.
+    pub async fn refresh_link(&mut self, netlink: &Netlink) -> bool {
+        match netlink.link_is_up(self.ifindex).await {
+            Ok(up) => self.link_up = up,
+            Err(e) => {
+                self.span
+                    .in_scope(|| warn!("cannot read link state, assuming down: {e}"));
+                self.link_up = false;
+            }
+        }
+        self.link_up
+    }
+
+    /// While master: put back any of our addresses someone else removed.
+    pub async fn restore_missing_addresses(&mut self, netlink: &Netlink) {
+        let mut restored = false;
+        for vip in self.vips.clone() {
+            if let Ok(false) = has_address(netlink, &vip).await {
+                self.span.in_scope(|| {
+                    warn!(address = %vip.address, "virtual address was removed by someone else while master; adding it back")
+                });
+                self.add_vip(&vip, netlink).await;
+                restored = true;
+            }
+        }
+        if restored {
+            self.announce();
+        }
+    }
+
+    pub async fn release_addresses(&self, netlink: &Netlink) {
+        for vip in &self.vips {
+            self.remove_vip(vip, netlink).await;
+        }
+    }
+
+    /// Decode and filter a received packet; `Some` when the state machine must see it.
+    pub fn accept(&mut self, packet: &Received, now: Instant) -> Option<Event> {
+        let (bytes, meta) = match &packet.packet {
+            Ok((bytes, meta)) => (bytes, meta),
+            Err(reason) => {
+                self.count_and_log(reason, None, "malformed IP packet", now);
+                return None;
+            }
+        };
+        let opts = DecodeOptions {
+            auth: self.spec.auth(),
+        };
+        let decoded = match packet::decode(bytes, meta, &opts) {
+            Ok(decoded) => decoded,
+            Err(reject) => {
+                self.count_and_log(reject.name(), Some(meta.src), &reject.to_string(), now);
+                return None;
+            }
+        };
+        if decoded.advert.vrid != self.spec.vrid {
+            // Another virtual router on the same link: not ours, not an error.
+            return None;
+        }
+        if let Some(unicast) = &self.spec.unicast
+            && !unicast.peers.contains(&meta.src)
+        {
+            self.count_and_log(
+                "not_a_peer",
+                Some(meta.src),
+                "sender is not a configured unicast peer",
+                now,
+            );
+            return None;
+        }
+        self.counters.received += 1;
+        self.last_form = Some(decoded.checksum_form);
+        if self.peer_forms.insert(meta.src, decoded.checksum_form) != Some(decoded.checksum_form)
+            && self.spec.version == crate::proto::packet::Version::V3
+            && self.spec.family() == Family::V4
+        {
+            self.span.in_scope(|| {
+                debug!(peer = %meta.src, form = ?decoded.checksum_form, "peer's VRRPv3 checksum form")
+            });
+        }
+        Some(Event::Advert {
+            src: meta.src,
+            advert: decoded.advert,
+        })
+    }
+
+    fn count_and_log(
+        &mut self,
+        reason: &'static str,
+        src: Option<IpAddr>,
+        detail: &str,
+        now: Instant,
+    ) {
+        *self.counters.rejected.entry(reason).or_default() += 1;
+        if let Some(suppressed) = self.limit.allow(reason, now) {
+            let total = self.counters.rejected.get(reason).copied().unwrap_or(0);
+            let src = src.map_or_else(|| "?".to_string(), |s| s.to_string());
+            self.span.in_scope(
+                || warn!(%src, reason, total, suppressed, "dropped advertisement: {detail}"),
+            );
+        }
+    }
+
+    /// Carry out one action of the state machine.
+    pub async fn execute(&mut self, action: &Action, netlink: &Netlink, now: Instant) {
+        let _enter = self.span.clone().entered();
+        match action {
+            Action::SendAdvert { priority } => self.send_advert(*priority).await,
+            Action::AddAddresses => {
+                for vip in self.vips.clone() {
+                    self.add_vip(&vip, netlink).await;
+                }
+            }
+            Action::RemoveAddresses => self.release_addresses(netlink).await,
+            Action::Announce => self.announce(),
+            Action::Transition { from, to, reason } => {
+                info!("state change {from} -> {to}: {reason}");
+            }
+            Action::PriorityChanged { from, to } => {
+                info!("effective priority {from} -> {to}");
+            }
+            Action::Discarded { src, why } => {
+                self.count_and_log(why.name(), Some(*src), why.name(), now);
+            }
+            Action::AddressListMismatch { src } => {
+                if let Some(suppressed) = self.limit.allow("address_list_mismatch", now) {
+                    warn!(%src, suppressed, "advertisement lists other virtual addresses than ours (accepted)");
+                }
+            }
+            // Carried out by the daemon, which owns the nftables table.
+            Action::BlockAddressTraffic(_) => {}
+        }
+    }
+
+    async fn send_advert(&mut self, priority: u8) {
+        let advert = Advertisement {
+            version: self.spec.version,
+            vrid: self.spec.vrid,
+            priority,
+            interval: self.spec.advert_interval,
+            addresses: self.vip_addresses(),
+            auth: self.spec.auth(),
+        };
+        let destinations: Vec<IpAddr> = match &self.spec.unicast {
+            Some(unicast) => unicast.peers.clone(),
+            None => vec![match self.spec.family() {
+                Family::V4 => IpAddr::V4(packet::VRRP_GROUP_V4),
+                Family::V6 => IpAddr::V6(packet::VRRP_GROUP_V6),
+            }],
+        };
+        for dst in destinations {
+            let ctx = EncodeCtx {
+                src: self.primary,
+                dst,
+                checksum_form: self.checksum_form_for(dst),
+            };
+            let bytes = match packet::encode(&advert, &ctx) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    // Config validation makes this unreachable; never crash over it.
+                    warn!("cannot encode advertisement: {e}");
+                    return;
+                }
+            };
+            match self.socket.send_to(&bytes, dst).await {
+                Ok(()) => self.counters.sent += 1,
+                Err(e) => {
+                    self.counters.send_errors += 1;
+                    debug!(%dst, "send failed: {e}");
+                }
+            }
+        }
+    }
+
+    /// The checksum form to use towards `dst`: fixed by configuration, or (auto) the
+    /// form that peer uses, or the form last heard on the group, or the RFC's.
+    fn checksum_form_for(&self, dst: IpAddr) -> ChecksumForm {
+        match self.spec.checksum {
+            ChecksumMode::WithPseudoHeader => ChecksumForm::WithPseudoHeader,
+            ChecksumMode::WithoutPseudoHeader => ChecksumForm::WithoutPseudoHeader,
+            ChecksumMode::Auto => self
+                .peer_forms
+                .get(&dst)
+                .copied()
+                .or(self.last_form)
+                .unwrap_or(ChecksumForm::WithPseudoHeader),
+        }
+    }
+
+    async fn add_vip(&self, vip: &Vip, netlink: &Netlink) {
+        if let Err(e) = netlink
+            .add_address(
+                vip.ifindex,
+                vip.address,
+                vip.prefix_len,
+                vip.label.as_deref(),
+            )
+            .await
+        {
+            self.span
+                .in_scope(|| warn!(address = %vip.address, "cannot add virtual address: {e}"));
+        }
+    }
+
+    async fn remove_vip(&self, vip: &Vip, netlink: &Netlink) {
+        if let Err(e) = netlink
+            .remove_address(vip.ifindex, vip.address, vip.prefix_len)
+            .await
+        {
+            self.span
+                .in_scope(|| warn!(address = %vip.address, "cannot remove virtual address: {e}"));
+        }
+    }
+
+    /// Gratuitous ARP / unsolicited NA for every address: a burst, spaced, in the
+    /// background so that the event loop never waits for it.
+    fn announce(&self) {
+        let mut frames: Vec<(u32, Vec<u8>)> = Vec::new();
+        for vip in &self.vips {
+            let frame = match vip.address {
+                IpAddr::V4(v4) => arp::gratuitous_arp(self.mac, v4).to_vec(),
+                IpAddr::V6(v6) => ndisc::unsolicited_na(self.mac, v6, v6).to_vec(),
+            };
+            frames.push((vip.ifindex, frame));
+        }
+        let burst = self.spec.announce.burst.max(1);
+        let spacing = self.spec.announce.burst_interval;
+        let span = self.span.clone();
+        tokio::spawn(
+            async move {
+                for round in 0..burst {
+                    if round > 0 {
+                        tokio::time::sleep(spacing).await;
+                    }
+                    for (ifindex, frame) in &frames {
+                        if let Err(e) =
+                            net::send_frames(*ifindex, std::slice::from_ref(frame)).await
+                        {
+                            debug!("cannot send announcement: {e}");
+                        }
+                    }
+                }
+            }
+            .instrument(span),
+        );
+    }
+}
+
+/// Forward every packet of a socket to the event loop, where it is decoded and
+/// counted. Malformed packets are forwarded as their reason; I/O errors on a raw socket
+/// are transient (the loop pauses briefly so a persistent one cannot spin a core).
+async fn receive_loop(id: RouterId, socket: Arc<VrrpSocket>, packets: mpsc::Sender<Received>) {
+    let mut buf = vec![0u8; net::RECV_BUFFER_LEN];
+    loop {
+        let packet = match socket.recv(&mut buf).await {
+            Ok((len, meta)) => Ok((buf.get(..len).unwrap_or_default().to_vec(), meta)),
+            Err(net::RecvError::Malformed { reason, .. }) => Err(reason.name()),
+            Err(e) => {
+                debug!("receive error: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        if packets.send(Received { router: id, packet }).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn has_address(netlink: &Netlink, vip: &Vip) -> Result<bool, NetError> {
+    let family = Family::of(&vip.address);
+    Ok(netlink
+        .addresses(vip.ifindex, family)
+        .await?
+        .iter()
+        .any(|(addr, _)| *addr == vip.address))
+}
+
+fn family_name(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "IPv4",
+        Family::V6 => "IPv6",
+    }
+}
