@@ -436,6 +436,7 @@ fn table() -> Vec<Row> {
             master,
             heard(11, 200),
             vec![
+                send(0),
                 Action::RemoveAddresses,
                 transition(Master, Backup, better(200, 11)),
             ],
@@ -446,6 +447,7 @@ fn table() -> Vec<Row> {
             master,
             heard(11, 100),
             vec![
+                send(0),
                 Action::RemoveAddresses,
                 transition(Master, Backup, better(100, 11)),
             ],
@@ -465,7 +467,13 @@ fn table() -> Vec<Row> {
             vec![send(100), Action::Announce],
             Master,
         ),
-        row("master/zero", master, heard(11, 0), vec![send(100)], Master),
+        row(
+            "master/zero",
+            master,
+            heard(11, 0),
+            vec![send(100), Action::Announce],
+            Master,
+        ),
         row(
             "master/iface-down",
             master,
@@ -514,6 +522,7 @@ fn table() -> Vec<Row> {
             master,
             Event::GroupBackup,
             vec![
+                send(0),
                 Action::RemoveAddresses,
                 transition(Master, Backup, Reason::SyncGroup),
             ],
@@ -1014,6 +1023,7 @@ fn accept_mode_off_blocks_vip_traffic_while_master() {
     assert_eq!(
         actions,
         vec![
+            send(0),
             Action::RemoveAddresses,
             Action::BlockAddressTraffic(false),
             transition(
@@ -1225,4 +1235,74 @@ fn reconfigure_backup_rescales_master_down() {
                 + Duration::from_nanos(500)
         )
     );
+}
+
+#[test]
+fn backup_follows_the_best_master_and_ignores_a_lesser_one() {
+    let mut s = backup();
+    let t1 = s.at + Duration::from_millis(10);
+    s.router.step(heard(12, 200), t1);
+    let deadline = s.router.next_deadline();
+    assert_eq!(deadline, Some(t1 + MASTER_DOWN_100));
+    // A lesser master (split brain) with a much shorter interval: not followed, so
+    // neither our timer nor our learned interval moves.
+    let t2 = t1 + Duration::from_millis(5);
+    let fast = Advertisement {
+        interval: Centisecs(1),
+        ..advert(150)
+    };
+    s.router.step(
+        Event::Advert {
+            src: ip(11),
+            advert: fast,
+        },
+        t2,
+    );
+    assert_eq!(s.router.next_deadline(), deadline);
+    assert_eq!(s.router.master_adver_interval(), Centisecs(100));
+    // Its priority 0 does not arm our skew either.
+    s.router.step(heard(11, 0), t2);
+    assert_eq!(s.router.next_deadline(), deadline);
+    // The master we follow leaving does.
+    s.router.step(heard(12, 0), t2);
+    assert_eq!(s.router.next_deadline(), Some(t2 + SKEW_100));
+}
+
+#[test]
+fn backup_switches_to_a_better_master() {
+    let mut s = backup();
+    let t1 = s.at + Duration::from_millis(10);
+    s.router.step(heard(11, 150), t1);
+    let t2 = t1 + Duration::from_millis(5);
+    s.router.step(heard(12, 200), t2);
+    assert_eq!(s.router.next_deadline(), Some(t2 + MASTER_DOWN_100));
+    // Now the 150 is the lesser one.
+    s.router.step(heard(11, 150), t2 + Duration::from_millis(5));
+    assert_eq!(s.router.next_deadline(), Some(t2 + MASTER_DOWN_100));
+    // The followed master may lower its priority and is still followed.
+    let t3 = t2 + Duration::from_millis(20);
+    s.router.step(heard(12, 120), t3);
+    assert_eq!(s.router.next_deadline(), Some(t3 + MASTER_DOWN_100));
+}
+
+#[test]
+fn yielding_master_says_priority_zero_and_the_winner_reannounces() {
+    // The loser of a healed split brain leaves with priority 0 ...
+    let mut loser = master();
+    let actions = loser.router.step(heard(11, 200), loser.at);
+    assert_eq!(actions.first(), Some(&send(0)));
+    // ... and once more one interval later, in case the heal was one-way at first.
+    let again = loser.at + Duration::from_secs(1);
+    assert_eq!(loser.router.next_deadline(), Some(again));
+    assert_eq!(loser.router.step(Event::Timer, again), vec![send(0)]);
+    assert_eq!(
+        loser.router.next_deadline(),
+        Some(loser.at + MASTER_DOWN_100)
+    );
+    // ... and the winner, hearing it, answers at once and re-announces.
+    let mut winner = master();
+    let actions = winner
+        .router
+        .step(heard(9, 0), winner.at + Duration::from_millis(1));
+    assert_eq!(actions, vec![send(100), Action::Announce]);
 }

@@ -268,6 +268,16 @@ pub struct Router {
     announce_at: Option<Instant>,
     /// Backup: the master-down timer was armed to skew by a priority-0 advertisement.
     master_left: bool,
+    /// Backup after yielding master: when to repeat the priority-0 farewell.
+    farewell_at: Option<Instant>,
+    /// Backup: the master we follow (source, priority), the best heard since our
+    /// master-down timer was armed.
+    followed: Option<(IpAddr, u8)>,
+    /// Member of a sync group of two or more: master-down expiry only makes it *want*
+    /// to be master; the group decides (see `proto::group`).
+    in_sync_group: bool,
+    /// Backup in a sync group whose master-down expired: why it wants to be master.
+    wants_master: Option<Reason>,
     /// Master shutting down (make-before-break): when to give up waiting for a
     /// successor and release the addresses.
     handover_deadline: Option<Instant>,
@@ -292,6 +302,10 @@ impl Router {
             advert_at: None,
             announce_at: None,
             master_left: false,
+            farewell_at: None,
+            followed: None,
+            in_sync_group: false,
+            wants_master: None,
             handover_deadline: None,
             preempt_hold_until: None,
             last_immediate_reply: None,
@@ -310,6 +324,23 @@ impl Router {
     /// addresses but no longer advertises).
     pub fn is_handing_over(&self) -> bool {
         self.handover_deadline.is_some()
+    }
+
+    /// Whether this Backup's master-down expired while in a sync group, so that it
+    /// waits for the rest of the group to want to be master too.
+    pub fn wants_master(&self) -> bool {
+        self.wants_master.is_some()
+    }
+
+    /// Whether this Backup's master announced it is leaving (priority 0): it will take
+    /// over at skew time whatever happens, so its sync group need not wait for it.
+    pub fn master_is_leaving(&self) -> bool {
+        self.state == State::Backup && self.master_left
+    }
+
+    /// Mark the router as a member of a sync group of two or more (or not).
+    pub fn set_in_sync_group(&mut self, in_group: bool) {
+        self.in_sync_group = in_group;
     }
 
     /// Whether this router currently wants the virtual addresses on the interface.
@@ -353,6 +384,7 @@ impl Router {
             self.advert_at,
             self.announce_at,
             self.handover_deadline,
+            self.farewell_at,
         ]
         .into_iter()
         .flatten()
@@ -381,7 +413,8 @@ impl Router {
             Event::Health { weight, fault } => self.on_health(weight, fault, now, &mut out),
             Event::GroupMaster => {
                 if self.state == State::Backup {
-                    self.become_master(now, Reason::SyncGroup, &mut out);
+                    let reason = self.wants_master.take().unwrap_or(Reason::SyncGroup);
+                    self.become_master(now, reason, &mut out);
                 }
             }
             Event::GroupBackup => {
@@ -456,8 +489,27 @@ impl Router {
                     interval: self.master_down_interval(),
                 }
             };
-            self.become_master(now, reason, out);
+            self.followed = None;
+            if self.in_sync_group {
+                // keepalived's rule: a group goes to Master only when every member
+                // wants to, which keeps members with different intervals from
+                // dragging each other back and forth.
+                self.master_down_at = None;
+                self.wants_master = Some(reason);
+            } else {
+                self.become_master(now, reason, out);
+            }
             return;
+        }
+        if let Some(deadline) = self.farewell_at
+            && deadline <= now
+        {
+            self.farewell_at = None;
+            if self.state == State::Backup {
+                out.push(Action::SendAdvert {
+                    priority: LEAVING_PRIORITY,
+                });
+            }
         }
         if let Some(deadline) = self.advert_at
             && deadline <= now
@@ -496,7 +548,7 @@ impl Router {
             out.push(Action::AddressListMismatch { src });
         }
         match self.state {
-            State::Backup => self.backup_heard(advert, now),
+            State::Backup => self.backup_heard(src, advert, now),
             State::Master => self.master_heard(src, advert, now, out),
             _ => {}
         }
@@ -524,10 +576,25 @@ impl Router {
     }
 
     /// RFC 9568 §6.4.2, Backup receiving an advertisement.
-    fn backup_heard(&mut self, advert: &Advertisement, now: Instant) {
+    fn backup_heard(&mut self, src: IpAddr, advert: &Advertisement, now: Instant) {
         let local = self.effective_priority();
+        // RFC 9568 assumes one master. While two exist (a split brain healing, several
+        // equal-priority routers timing out together) a backup follows the best one it
+        // hears, and only that one: a lesser master's advertisements neither reset our
+        // timer nor teach us its interval, and its priority 0 does not arm our skew.
+        let follows = match self.followed {
+            None => true,
+            Some((followed_src, followed_priority)) => {
+                src == followed_src || (advert.priority, src) > (followed_priority, followed_src)
+            }
+        };
+        if !follows {
+            return;
+        }
         if advert.priority == LEAVING_PRIORITY {
+            self.followed = None;
             self.master_left = true;
+            self.wants_master = None;
             self.master_down_at = Some(now + self.skew());
             return;
         }
@@ -548,7 +615,9 @@ impl Router {
             if self.config.version == Version::V3 {
                 self.master_adver_interval = advert.interval;
             }
+            self.followed = Some((src, advert.priority));
             self.master_left = false;
+            self.wants_master = None;
             self.master_down_at = Some(now + self.master_down_interval());
         }
         // Else: preempting. Discard, so that master-down expires and we take over.
@@ -570,8 +639,14 @@ impl Router {
         }
         let local = self.effective_priority();
         if advert.priority == LEAVING_PRIORITY {
+            // RFC 9568 §6.4.3: answer at once (a leaving master's backups wait only
+            // skew time). Another master was serving the addresses until now, so
+            // clients may point at it: re-announce, at most once per quarter interval.
             out.push(Action::SendAdvert { priority: local });
             self.advert_at = Some(now + self.config.advert_interval.to_duration());
+            if self.may_reply_at_once(now) {
+                out.push(Action::Announce);
+            }
             return;
         }
         let better = advert.priority > local
@@ -595,17 +670,26 @@ impl Router {
         // started): assert ourselves now rather than at the next tick, and
         // re-announce so that clients that followed the other master come back. At most
         // once per quarter interval, so a flood cannot make us flood.
+        if !self.may_reply_at_once(now) {
+            return;
+        }
+        out.push(Action::SendAdvert { priority: local });
+        out.push(Action::Announce);
+        self.advert_at = Some(now + self.config.advert_interval.to_duration());
+    }
+
+    /// Rate limit of the immediate answers a master gives to other masters: at most
+    /// one per quarter of our interval, so a flood cannot make us flood.
+    fn may_reply_at_once(&mut self, now: Instant) -> bool {
         let quarter = self.config.advert_interval.to_duration() / 4;
         if self
             .last_immediate_reply
             .is_some_and(|last| now.saturating_since(last) < quarter)
         {
-            return;
+            return false;
         }
         self.last_immediate_reply = Some(now);
-        out.push(Action::SendAdvert { priority: local });
-        out.push(Action::Announce);
-        self.advert_at = Some(now + self.config.advert_interval.to_duration());
+        true
     }
 
     fn on_health(&mut self, weight: i32, fault: bool, now: Instant, out: &mut Vec<Action>) {
@@ -776,9 +860,24 @@ impl Router {
 
     /// Master -> Backup or Fault: release the addresses.
     fn leave_master(&mut self, to: State, now: Instant, reason: Reason, out: &mut Vec<Action>) {
+        if to == State::Backup {
+            // Say that we stop being master (priority 0). The winner may never have
+            // heard us (after a partition heals, whoever hears the other first
+            // decides); hearing priority 0 it advertises at once and re-announces, so
+            // clients that followed us come back to it. Not our own priority: third-party
+            // backups would learn our interval from it and could time out before the
+            // winner's next advertisement. Priority 0 arms their skew timers instead,
+            // which the winner's immediate answer resets.
+            out.push(Action::SendAdvert {
+                priority: LEAVING_PRIORITY,
+            });
+        }
         self.release_addresses(out);
         if to == State::Backup {
             self.become_backup(now, reason, out);
+            // Once more after an interval: a heal can be one-way for a moment (ports and
+            // bonds come up at different times), and the winner must hear it once.
+            self.farewell_at = Some(now + self.config.advert_interval.to_duration());
         } else {
             self.clear_timers();
             self.transition(to, reason, out);
@@ -810,6 +909,9 @@ impl Router {
         self.handover_deadline = None;
         self.preempt_hold_until = None;
         self.master_left = false;
+        self.farewell_at = None;
+        self.followed = None;
+        self.wants_master = None;
         self.last_immediate_reply = None;
     }
 

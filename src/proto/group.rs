@@ -20,7 +20,11 @@ pub struct SyncGroup {
 impl SyncGroup {
     /// A group of routers, normally all in Initialize. On a reload the members may
     /// already be running; call `propagate_faults` after building such a group.
-    pub fn new(members: Vec<Router>) -> SyncGroup {
+    pub fn new(mut members: Vec<Router>) -> SyncGroup {
+        let in_group = members.len() > 1;
+        for member in &mut members {
+            member.set_in_sync_group(in_group);
+        }
         let told_group_fault = vec![false; members.len()];
         SyncGroup {
             members,
@@ -97,6 +101,27 @@ impl SyncGroup {
                 out.extend(actions.into_iter().map(|a| (other, a)));
             }
         }
+        out.extend(self.promote_if_all_want(now));
+        out
+    }
+
+    /// When every member is master, wants to be (its master-down expired), or will be
+    /// shortly (its master sent priority 0), the group becomes master together. Until
+    /// then a member that wants to waits in Backup: the group prefers Backup to
+    /// thrashing (keepalived's rule), except that a leaving master is not waited for.
+    fn promote_if_all_want(&mut self, now: Instant) -> Vec<(usize, Action)> {
+        let any_wants = self.members.iter().any(Router::wants_master);
+        let all_agree = self
+            .members
+            .iter()
+            .all(|r| r.wants_master() || r.master_is_leaving() || r.state() == State::Master);
+        let mut out = Vec::new();
+        if any_wants && all_agree {
+            for index in 0..self.members.len() {
+                let actions = self.members[index].step(Event::GroupMaster, now);
+                out.extend(actions.into_iter().map(|a| (index, a)));
+            }
+        }
         out
     }
 
@@ -157,9 +182,9 @@ mod tests {
     }
 
     #[test]
-    fn members_become_master_together() {
+    fn members_become_master_only_when_all_want_to() {
         let (mut group, _) = started();
-        // Member 1 hears a master and resets its timer; member 0's runs out first.
+        // Member 1 hears a master for its VRID; member 0's master-down runs out first.
         let t = Instant::from_epoch(Duration::from_millis(500));
         let advert = crate::proto::packet::Advertisement {
             version: Version::V3,
@@ -171,18 +196,36 @@ mod tests {
         };
         let src = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11));
         group.step(1, Event::Advert { src, advert }, t);
-        let deadline = group.next_deadline().unwrap();
-        let actions = group.on_timer(deadline);
+        let first = group.next_deadline().unwrap();
+        let actions = group.on_timer(first);
+        assert_eq!(actions, vec![], "member 0 only wants to be master");
+        assert!(group.members()[0].wants_master());
+        assert_eq!(states(&group), vec![State::Backup, State::Backup]);
+        // The master of member 1's VRID goes silent: now both want, and both move.
+        let second = group.next_deadline().unwrap();
+        assert!(second > first);
+        let actions = group.on_timer(second);
         assert_eq!(states(&group), vec![State::Master, State::Master]);
         assert!(actions.contains(&(
-            1,
+            0,
             Action::Transition {
                 from: State::Backup,
                 to: State::Master,
-                reason: Reason::SyncGroup
+                reason: Reason::MasterDown {
+                    interval: Duration::from_micros(3_609_375)
+                }
             }
         )));
         assert!(actions.contains(&(1, Action::AddAddresses)));
+    }
+
+    #[test]
+    fn a_lone_router_is_not_held_back() {
+        let mut group = SyncGroup::new(vec![member(1)]);
+        group.step_all(&Event::Startup, Instant::ZERO);
+        let deadline = group.next_deadline().unwrap();
+        group.on_timer(deadline);
+        assert_eq!(states(&group), vec![State::Master]);
     }
 
     #[test]
