@@ -260,8 +260,8 @@ fn table() -> Vec<Row> {
             Event::Timer,
             vec![
                 Action::AddAddresses,
-                send(100),
                 Action::Announce,
+                send(100),
                 transition(
                     Backup,
                     Master,
@@ -394,8 +394,8 @@ fn table() -> Vec<Row> {
             Event::GroupMaster,
             vec![
                 Action::AddAddresses,
-                send(100),
                 Action::Announce,
+                send(100),
                 transition(Backup, Master, Reason::SyncGroup),
             ],
             Master,
@@ -928,8 +928,8 @@ fn owner_starts_as_master_and_keeps_255() {
         actions,
         vec![
             Action::AddAddresses,
-            send(255),
             Action::Announce,
+            send(255),
             transition(State::Initialize, State::Master, Reason::StartupAsOwner)
         ],
         "an owner never blocks traffic to its own addresses"
@@ -1008,8 +1008,8 @@ fn accept_mode_off_blocks_vip_traffic_while_master() {
         vec![
             Action::BlockAddressTraffic(true),
             Action::AddAddresses,
-            send(100),
             Action::Announce,
+            send(100),
             transition(
                 State::Backup,
                 State::Master,

@@ -831,18 +831,18 @@ impl Router {
     fn become_master(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
         self.clear_timers();
         self.master_adver_interval = self.config.advert_interval;
-        // Addresses first, then the advertisement: a leaving master releases its
-        // addresses when it hears us, so ours must already be in place
-        // (make-before-break). RFC 9568 §6.4.2 lists the advertisement first; the
-        // order matters only for that window.
+        // Addresses, then the announcement, then the advertisement: a leaving master
+        // releases its addresses when it hears us, so by then ours must be in place and
+        // clients must already be told to come to us (make-before-break). RFC 9568
+        // §6.4.2 lists the advertisement first; the order matters only in that window.
         if self.blocks_address_traffic() {
             out.push(Action::BlockAddressTraffic(true));
         }
         out.push(Action::AddAddresses);
+        out.push(Action::Announce);
         out.push(Action::SendAdvert {
             priority: self.effective_priority(),
         });
-        out.push(Action::Announce);
         self.advert_at = Some(now + self.config.advert_interval.to_duration());
         self.announce_at = self
             .config
