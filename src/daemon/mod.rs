@@ -302,8 +302,12 @@ impl Daemon {
                 self.refresh_links(None, now).await;
                 self.check_addresses(None, now).await;
             }
-            NetEvent::AddressRemoved { index, .. } => self.check_addresses(Some(index), now).await,
-            NetEvent::AddressAdded { .. } => {}
+            NetEvent::AddressRemoved { index, .. } => {
+                self.refresh_links(Some(index), now).await;
+                self.check_addresses(Some(index), now).await;
+            }
+            // Our source address may have come back.
+            NetEvent::AddressAdded { index, .. } => self.refresh_links(Some(index), now).await,
         }
     }
 

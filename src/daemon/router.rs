@@ -17,7 +17,7 @@ use tracing::{Instrument, Span, debug, info, info_span, warn};
 use super::DaemonError;
 use super::ratelimit::RateLimit;
 use crate::config::{ChecksumMode, RouterSpec};
-use crate::net::{self, NetError, Netlink, VrrpSocket};
+use crate::net::{self, Announcer, NetError, Netlink, VrrpSocket};
 use crate::proto::fsm::{Action, Event, RouterConfig};
 use crate::proto::packet::{
     self, Advertisement, ChecksumForm, DecodeOptions, EncodeCtx, Family, RecvMeta,
@@ -63,6 +63,9 @@ pub struct RouterIo {
     primary: IpAddr,
     vips: Vec<Vip>,
     socket: Arc<VrrpSocket>,
+    /// One AF_PACKET socket per interface that carries a VIP, opened once: the first
+    /// announcement must leave without the cost of opening a socket.
+    announcers: HashMap<u32, Arc<Announcer>>,
     rx_task: JoinHandle<()>,
     link_up: bool,
     retired: bool,
@@ -123,6 +126,12 @@ impl RouterIo {
                 ifindex,
             });
         }
+        let mut announcers = HashMap::new();
+        for vip in &vips {
+            if let std::collections::hash_map::Entry::Vacant(slot) = announcers.entry(vip.ifindex) {
+                slot.insert(Arc::new(Announcer::open(vip.ifindex).map_err(context)?));
+            }
+        }
         let mode = match &spec.unicast {
             Some(_) => net::Mode::Unicast,
             None => net::Mode::Multicast,
@@ -139,6 +148,7 @@ impl RouterIo {
             primary,
             vips,
             socket,
+            announcers,
             rx_task,
             link_up: true,
             retired: false,
@@ -194,31 +204,32 @@ impl RouterIo {
             && self.spec.unicast.is_some() == spec.unicast.is_some()
             && self.spec.unicast.as_ref().and_then(|u| u.source)
                 == spec.unicast.as_ref().and_then(|u| u.source)
-            && self
-                .spec
-                .addresses
-                .iter()
-                .map(|a| &a.device)
-                .eq(spec.addresses.iter().map(|a| &a.device))
+            && devices(&self.spec) == devices(spec)
     }
 
     /// Apply a changed spec of the same identity. If we hold the addresses, the ones no
     /// longer configured are removed and new ones added and announced.
     pub async fn update_spec(&mut self, spec: RouterSpec, holds: bool, netlink: &Netlink) {
         let old: Vec<Vip> = self.vips.clone();
+        // Same identity means the same set of devices, so each one's index is known.
+        let index_of = |device: &Option<String>| match device {
+            None => self.ifindex,
+            Some(name) => self
+                .spec
+                .addresses
+                .iter()
+                .zip(&old)
+                .find(|(a, _)| a.device.as_ref() == Some(name))
+                .map_or(self.ifindex, |(_, v)| v.ifindex),
+        };
         self.vips = spec
             .addresses
             .iter()
-            .zip(
-                old.iter()
-                    .map(|v| v.ifindex)
-                    .chain(std::iter::repeat(self.ifindex)),
-            )
-            .map(|(a, ifindex)| Vip {
+            .map(|a| Vip {
                 address: a.address,
                 prefix_len: a.prefix_len,
                 label: a.label.clone(),
-                ifindex,
+                ifindex: index_of(&a.device),
             })
             .collect();
         self.spec = spec;
@@ -243,7 +254,7 @@ impl RouterIo {
             self.add_vip(vip, netlink).await;
         }
         if !added.is_empty() {
-            self.announce();
+            self.announce().await;
         }
     }
 
@@ -265,17 +276,41 @@ impl RouterIo {
         }
     }
 
-    /// Re-read the interface's state; returns whether it is up.
+    /// Re-read whether the interface can carry our advertisements: it is up and our
+    /// source address is on it. (Linux flushes static IPv6 addresses when a link goes
+    /// down, so a link can come back without our unicast source; a router that cannot
+    /// send must not believe it is master.)
     pub async fn refresh_link(&mut self, netlink: &Netlink) -> bool {
-        match netlink.link_is_up(self.ifindex).await {
-            Ok(up) => self.link_up = up,
+        let was_up = self.link_up;
+        let up = match netlink.link_is_up(self.ifindex).await {
+            Ok(true) => match netlink
+                .addresses(self.ifindex, Family::of(&self.primary))
+                .await
+            {
+                Ok(addresses) if addresses.iter().any(|(a, _)| *a == self.primary) => true,
+                Ok(_) => {
+                    if was_up {
+                        self.span.in_scope(|| {
+                            warn!(source = %self.primary, "our source address is not on the interface")
+                        });
+                    }
+                    false
+                }
+                Err(e) => {
+                    self.span
+                        .in_scope(|| warn!("cannot read addresses, assuming unusable: {e}"));
+                    false
+                }
+            },
+            Ok(false) => false,
             Err(e) => {
                 self.span
                     .in_scope(|| warn!("cannot read link state, assuming down: {e}"));
-                self.link_up = false;
+                false
             }
-        }
-        self.link_up
+        };
+        self.link_up = up;
+        up
     }
 
     /// While master: put back any of our addresses someone else removed.
@@ -291,7 +326,7 @@ impl RouterIo {
             }
         }
         if restored {
-            self.announce();
+            self.announce().await;
         }
     }
 
@@ -379,7 +414,7 @@ impl RouterIo {
                 }
             }
             Action::RemoveAddresses => self.release_addresses(netlink).await,
-            Action::Announce => self.announce(),
+            Action::Announce => self.announce().await,
             Action::Transition { from, to, reason } => {
                 info!("state change {from} -> {to}: {reason}");
             }
@@ -479,37 +514,44 @@ impl RouterIo {
         }
     }
 
-    /// Gratuitous ARP / unsolicited NA for every address: a burst, spaced, in the
-    /// background so that the event loop never waits for it.
-    fn announce(&self) {
-        let mut frames: Vec<(u32, Vec<u8>)> = Vec::new();
+    /// Gratuitous ARP / unsolicited NA for every address: the first round now (it must
+    /// be on the wire before our advertisement makes a leaving master let go), the rest
+    /// of the burst, spaced, in the background so that the event loop never waits.
+    async fn announce(&self) {
+        let mut frames: Vec<(Arc<Announcer>, Vec<u8>)> = Vec::new();
         for vip in &self.vips {
+            let Some(announcer) = self.announcers.get(&vip.ifindex) else {
+                continue;
+            };
             let frame = match vip.address {
                 IpAddr::V4(v4) => arp::gratuitous_arp(self.mac, v4).to_vec(),
                 IpAddr::V6(v6) => ndisc::unsolicited_na(self.mac, v6, v6).to_vec(),
             };
-            frames.push((vip.ifindex, frame));
+            frames.push((announcer.clone(), frame));
         }
-        let burst = self.spec.announce.burst.max(1);
+        send_announcements(&frames).await;
+        let rounds = self.spec.announce.burst.saturating_sub(1);
+        if rounds == 0 {
+            return;
+        }
         let spacing = self.spec.announce.burst_interval;
-        let span = self.span.clone();
         tokio::spawn(
             async move {
-                for round in 0..burst {
-                    if round > 0 {
-                        tokio::time::sleep(spacing).await;
-                    }
-                    for (ifindex, frame) in &frames {
-                        if let Err(e) =
-                            net::send_frames(*ifindex, std::slice::from_ref(frame)).await
-                        {
-                            debug!("cannot send announcement: {e}");
-                        }
-                    }
+                for _ in 0..rounds {
+                    tokio::time::sleep(spacing).await;
+                    send_announcements(&frames).await;
                 }
             }
-            .instrument(span),
+            .instrument(self.span.clone()),
         );
+    }
+}
+
+async fn send_announcements(frames: &[(Arc<Announcer>, Vec<u8>)]) {
+    for (announcer, frame) in frames {
+        if let Err(e) = announcer.send_frames(std::slice::from_ref(frame)).await {
+            debug!("cannot send announcement: {e}");
+        }
     }
 }
 
@@ -548,4 +590,12 @@ fn family_name(family: Family) -> &'static str {
         Family::V4 => "IPv4",
         Family::V6 => "IPv6",
     }
+}
+
+/// The devices a router's addresses live on, other than its own interface.
+fn devices(spec: &RouterSpec) -> std::collections::BTreeSet<&str> {
+    spec.addresses
+        .iter()
+        .filter_map(|a| a.device.as_deref())
+        .collect()
 }
