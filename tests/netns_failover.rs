@@ -245,3 +245,25 @@ fn failover_figures() {
         master_down(100, ADV)
     );
 }
+
+#[test]
+fn a_vip_removed_by_someone_else_is_put_back_while_master() {
+    let topo = pair("readd");
+    let (a, b, c) = (topo.node("a"), topo.node("b"), topo.node("c"));
+    let da = a.start(&Config::one(web(150)));
+    let _db = b.start(&Config::one(web(100)));
+    topo.expect_holders(VIP4, &["a"], STARTUP + takeover_bound(150));
+
+    // An operator (or networkd, or NetworkManager) deletes the address under us.
+    a.exec_ok(&["ip", "addr", "del", &format!("{VIP4}/24"), "dev", "eth0"]);
+    topo.expect_within(Duration::from_secs(2), "a puts the VIP back", || {
+        a.has_address(VIP4)
+    });
+    topo.expect_within(Duration::from_secs(1), "a says why", || {
+        da.log_contains("removed by someone else")
+    });
+    // Nobody changed state over it, and the client still reaches the VIP on a.
+    topo.expect_holders_stay(VIP4, &["a"], 5 * ADV);
+    c.reach(&topo, VIP4, Duration::from_secs(2));
+    assert_eq!(c.arp_entry(VIP4).as_deref(), Some(a.mac()));
+}
