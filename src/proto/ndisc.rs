@@ -40,6 +40,8 @@
 
 use std::net::Ipv6Addr;
 
+use super::packet::{internet_checksum, ipv6_pseudo_header};
+
 /// Length of an unsolicited neighbour advertisement frame: 14 Ethernet + 40 IPv6 +
 /// 24 NA + 8 Target Link-Layer Address option.
 pub const NA_FRAME_LEN: usize = ETHERNET_HEADER_LEN + IPV6_HEADER_LEN + ICMPV6_NA_LEN;
@@ -119,34 +121,8 @@ pub fn unsolicited_na_with_router_flag(
 fn icmpv6_checksum(src: Ipv6Addr, dst: Ipv6Addr, message: &[u8]) -> u16 {
     // An ICMPv6 message longer than u32::MAX cannot exist (jumbograms top out there).
     let upper_layer_len = u32::try_from(message.len()).unwrap_or(u32::MAX);
-    let mut sum = ones_complement_add(0, &src.octets());
-    sum = ones_complement_add(sum, &dst.octets());
-    sum = ones_complement_add(sum, &upper_layer_len.to_be_bytes());
-    sum = ones_complement_add(sum, &[0, 0, 0, NEXT_HEADER_ICMPV6]);
-    sum = ones_complement_add(sum, message);
-    !fold(sum)
-}
-
-/// Adds `bytes` as big-endian 16-bit words to `sum`, without folding. A u64 accumulator
-/// cannot overflow for any slice that fits in memory.
-fn ones_complement_add(sum: u64, bytes: &[u8]) -> u64 {
-    let mut words = bytes.chunks_exact(2);
-    let mut sum = words.by_ref().fold(sum, |sum, word| {
-        sum + u64::from(u16::from_be_bytes([word[0], word[1]]))
-    });
-    if let [last] = words.remainder() {
-        sum += u64::from(u16::from_be_bytes([*last, 0]));
-    }
-    sum
-}
-
-/// Folds the carries of a ones' complement sum back into 16 bits.
-fn fold(mut sum: u64) -> u16 {
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    // The loop leaves at most 16 bits.
-    sum as u16
+    let pseudo = ipv6_pseudo_header(src, dst, upper_layer_len, NEXT_HEADER_ICMPV6);
+    internet_checksum(&[&pseudo, message])
 }
 
 #[cfg(test)]
