@@ -99,7 +99,8 @@ struct Daemon {
     packets_rx: mpsc::Receiver<Received>,
     /// Addresses blocked per router (accept mode off); mirrored into nftables.
     blocked: HashMap<RouterId, Vec<IpAddr>>,
-    shutting_down: Option<Instant>,
+    /// SIGTERM or SIGINT received: routers are leaving; exit once all have stopped.
+    shutting_down: bool,
 }
 
 impl Daemon {
@@ -116,7 +117,7 @@ impl Daemon {
             packets_tx,
             packets_rx,
             blocked: HashMap::new(),
-            shutting_down: None,
+            shutting_down: false,
         };
         daemon.remove_stale_nft().await;
         let ids = daemon.open_routers(&config).await?;
@@ -226,7 +227,7 @@ impl Daemon {
         let mut sighup = signal(SignalKind::hangup()).map_err(|e| DaemonError::io("SIGHUP", e))?;
         let mut net_events = Netlink::watch().map_err(|e| DaemonError::Setup(e.to_string()))?;
         loop {
-            if self.shutting_down.is_some() && self.units.iter().all(Unit::all_stopped) {
+            if self.shutting_down && self.units.iter().all(Unit::all_stopped) {
                 break;
             }
             let deadline = self
@@ -245,8 +246,8 @@ impl Daemon {
             // advertisement timer.
             tokio::select! {
                 biased;
-                _ = sigterm.recv() => self.on_stop_signal("SIGTERM").await,
-                _ = sigint.recv() => self.on_stop_signal("SIGINT").await,
+                _ = sigterm.recv() => if self.on_stop_signal("SIGTERM").await { break },
+                _ = sigint.recv() => if self.on_stop_signal("SIGINT").await { break },
                 _ = sighup.recv() => self.reload().await,
                 _ = sleep => self.on_timer().await,
                 Some(event) = net_events.next() => self.on_net_event(event).await,
@@ -273,22 +274,21 @@ impl Daemon {
         self.drop_retired();
     }
 
-    async fn on_stop_signal(&mut self, signal: &str) {
+    /// Start a graceful stop; returns true on a second signal, to stop at once (the
+    /// loop's cleanup then releases every address).
+    async fn on_stop_signal(&mut self, signal: &str) -> bool {
         let now = self.clock.now();
-        if self.shutting_down.is_some() {
+        if self.shutting_down {
             warn!("{signal} again: stopping at once, releasing addresses");
-            for io in self.routers.values() {
-                io.release_addresses(&self.netlink).await;
-            }
-            self.cleanup().await;
-            std::process::exit(0);
+            return true;
         }
         info!("{signal}: stopping (a master hands over before releasing its addresses)");
-        self.shutting_down = Some(now);
+        self.shutting_down = true;
         for unit in 0..self.units.len() {
             let actions = self.units[unit].group.step_all(&Event::Shutdown, now);
             self.execute(unit, actions).await;
         }
+        false
     }
 
     async fn on_net_event(&mut self, event: NetEvent) {
@@ -429,7 +429,7 @@ impl Daemon {
         let mut keep = Vec::new();
         for unit in self.units.drain(..) {
             let retired = unit.all_stopped()
-                && self.shutting_down.is_none()
+                && !self.shutting_down
                 && unit
                     .ids
                     .iter()
