@@ -9,6 +9,8 @@ use floatip::daemon::{self, DaemonError};
 
 /// sysexits.h EX_CONFIG: the configuration is invalid.
 const EXIT_CONFIG: u8 = 78;
+/// sysexits.h EX_NOINPUT: the configuration file cannot be read.
+const EXIT_NOINPUT: u8 = 66;
 /// A runtime failure (cannot open a socket, an interface is missing, ...).
 const EXIT_FAILURE: u8 = 1;
 
@@ -26,7 +28,7 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("{e}");
-                ExitCode::from(EXIT_CONFIG)
+                ExitCode::from(config_exit_code(&e))
             }
         },
         Command::Run { config } => {
@@ -35,7 +37,7 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(DaemonError::Config(e)) => {
                     eprintln!("{e}");
-                    ExitCode::from(EXIT_CONFIG)
+                    ExitCode::from(config_exit_code(&e))
                 }
                 Err(e) => {
                     tracing::error!("{e}");
@@ -50,6 +52,13 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_FAILURE)
             }
         },
+    }
+}
+
+fn config_exit_code(e: &floatip::config::ConfigError) -> u8 {
+    match e {
+        floatip::config::ConfigError::Read { .. } => EXIT_NOINPUT,
+        floatip::config::ConfigError::Invalid { .. } => EXIT_CONFIG,
     }
 }
 

@@ -1213,3 +1213,40 @@ fn commented_out_variants_in_the_example_are_valid() {
     assert_eq!(unicast.source, Some(ip("192.0.2.10")));
     assert_eq!(unicast.peers, [ip("192.0.2.11")]);
 }
+
+#[test]
+fn thousands_of_errors_on_one_long_line_stay_bounded() {
+    // 4,000 duplicate addresses on one line: once 648 MB and 240 MB of output.
+    let addresses = vec!["192.0.2.1"; 4000].join(",");
+    let text = format!(
+        "routers:\n  - name: web\n    interface: eth0\n    vrid: 51\n    addresses: [{addresses}]\n"
+    );
+    let err = floatip::config::parse(&text, Path::new("big.yaml")).unwrap_err();
+    assert_eq!(err.diagnostics().len(), floatip::config::MAX_DIAGNOSTICS);
+    let rendered = err.to_string();
+    assert!(
+        rendered.len() < 64 * 1024,
+        "{} bytes of report",
+        rendered.len()
+    );
+    assert!(rendered.contains("more errors not shown"), "{rendered}");
+    assert!(
+        err.diagnostics().iter().all(|d| d.source_line.is_none()),
+        "a 40 kB line is not echoed under each error"
+    );
+}
+
+#[test]
+fn load_refuses_a_file_larger_than_a_mebibyte() {
+    let dir = std::env::temp_dir().join(format!("floatip-big-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("huge.yaml");
+    let filler = "#".repeat(1 << 20);
+    std::fs::write(&path, format!("{filler}\nrouters: []\n")).unwrap();
+    let err = floatip::config::load(&path).unwrap_err();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        err.to_string().contains("larger than 1048576 bytes"),
+        "{err}"
+    );
+}

@@ -90,10 +90,12 @@ pub enum ConfigError {
     },
     /// The file was read but is not a valid configuration: every problem found, in file
     /// order.
-    #[error("{}", render_all(path, diagnostics))]
+    #[error("{}", render_all(path, diagnostics, *omitted))]
     Invalid {
         path: PathBuf,
         diagnostics: Vec<Diagnostic>,
+        /// Further errors found but not kept (see `MAX_DIAGNOSTICS`).
+        omitted: usize,
     },
 }
 
@@ -114,21 +116,32 @@ impl ConfigError {
     }
 }
 
-fn render_all(path: &Path, diagnostics: &[Diagnostic]) -> String {
+fn render_all(path: &Path, diagnostics: &[Diagnostic], omitted: usize) -> String {
     let mut out = diagnostics
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("\n");
-    if diagnostics.len() > 1 {
+    let total = diagnostics.len() + omitted;
+    if omitted > 0 {
+        out.push_str(&format!("\n... and {omitted} more errors not shown"));
+    }
+    if total > 1 {
         out.push_str(&format!(
-            "\n{}: {} errors, configuration not loaded",
-            path.display(),
-            diagnostics.len()
+            "\n{}: {total} errors, configuration not loaded",
+            path.display()
         ));
     }
     out
 }
+
+/// At most this many errors (and as many warnings) are kept and shown; the rest are
+/// only counted. A hostile or broken file with millions of errors must not cost
+/// memory in proportion to them (a reload parses while the daemon holds addresses).
+pub const MAX_DIAGNOSTICS: usize = 50;
+
+/// Source lines longer than this are not echoed under a diagnostic (the position is).
+const MAX_SHOWN_LINE: usize = 240;
 
 /// Collects diagnostics against one text.
 pub(crate) struct Sink<'a> {
@@ -136,6 +149,8 @@ pub(crate) struct Sink<'a> {
     lines: Vec<&'a str>,
     pub(crate) errors: Vec<Diagnostic>,
     pub(crate) warnings: Vec<Diagnostic>,
+    /// Errors found beyond `MAX_DIAGNOSTICS`.
+    pub(crate) omitted_errors: usize,
 }
 
 impl<'a> Sink<'a> {
@@ -145,6 +160,7 @@ impl<'a> Sink<'a> {
             lines: text.lines().collect(),
             errors: Vec::new(),
             warnings: Vec::new(),
+            omitted_errors: 0,
         }
     }
 
@@ -161,7 +177,9 @@ impl<'a> Sink<'a> {
             .ok()
             .and_then(|line| line.checked_sub(1))
             .and_then(|index| self.lines.get(index))
-            .map(|line| line.trim_end_matches('\r').to_owned());
+            .map(|line| line.trim_end_matches('\r'))
+            .filter(|line| line.len() <= MAX_SHOWN_LINE)
+            .map(str::to_owned);
         Diagnostic {
             severity,
             file: self.file.to_path_buf(),
@@ -181,6 +199,10 @@ impl<'a> Sink<'a> {
         message: impl Into<String>,
         help: impl Into<Option<String>>,
     ) {
+        if self.errors.len() >= MAX_DIAGNOSTICS {
+            self.omitted_errors += 1;
+            return;
+        }
         let d = self.diagnostic(Severity::Error, at, key, message.into(), help.into());
         self.errors.push(d);
     }
@@ -192,6 +214,9 @@ impl<'a> Sink<'a> {
         message: impl Into<String>,
         help: impl Into<Option<String>>,
     ) {
+        if self.warnings.len() >= MAX_DIAGNOSTICS {
+            return;
+        }
         let d = self.diagnostic(Severity::Warning, at, key, message.into(), help.into());
         self.warnings.push(d);
     }

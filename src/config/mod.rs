@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use duration::{DurationError, format_duration, parse_duration};
-pub use error::{ConfigError, Diagnostic, Severity};
+pub use error::{ConfigError, Diagnostic, MAX_DIAGNOSTICS, Severity};
 
 use crate::proto::fsm::RouterConfig;
 use crate::proto::packet::{Auth, ChecksumForm, Family, Version};
@@ -310,12 +310,28 @@ fn plural(n: usize, noun: &str) -> String {
 
 /// Read and validate a configuration file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    use std::io::Read as _;
+    let read_error = |source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    // Read one byte more than allowed, to tell "exactly the limit" from "larger".
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(read_error)?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(read_error(std::io::Error::other(format!(
+            "larger than {MAX_CONFIG_BYTES} bytes; that is not a floatip configuration"
+        ))));
+    }
     parse(&text, path)
 }
+
+/// Largest configuration file `load` reads (1 MiB: a configuration with 255 routers of
+/// 255 addresses each is a fraction of that).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// Validate configuration text; `path` names it in diagnostics and in `Config::path`.
 /// Every semantic problem is reported, not just the first; a YAML or schema error (bad

@@ -169,6 +169,7 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let invalid = |diagnostic| ConfigError::Invalid {
         path: path.to_path_buf(),
         diagnostics: vec![diagnostic],
+        omitted: 0,
     };
     if let Some(diagnostic) = syntax_error(&paths, &sink) {
         return Err(invalid(diagnostic));
@@ -182,6 +183,7 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let Sink {
         mut errors,
         mut warnings,
+        omitted_errors,
         ..
     } = validator.sink;
     if errors.is_empty() {
@@ -197,6 +199,7 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         Err(ConfigError::Invalid {
             path: path.to_path_buf(),
             diagnostics: errors,
+            omitted: omitted_errors,
         })
     }
 }
