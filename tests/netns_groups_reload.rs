@@ -3,9 +3,11 @@
 
 mod netns;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use netns::{ADV, Config, Router, STARTUP, Topology, VIP4, master_down, pair, takeover_bound, web};
+use netns::{
+    ADV, Config, Daemon, Router, STARTUP, Topology, VIP4, master_down, pair, takeover_bound, web,
+};
 
 const DB_VIP: &str = "198.51.100.100";
 
@@ -144,4 +146,112 @@ fn reload_keeps_the_vip_without_a_lost_ping_and_survives_a_bad_file() {
     da.reload(&Config::one(web(90)).to_yaml());
     topo.expect_holders(VIP4, &["b"], takeover_bound(100));
     c.reach(&topo, VIP4, Duration::from_secs(2));
+}
+
+/// The log written since byte `from` (a length of [`Daemon::log`] taken earlier).
+fn log_since(daemon: &Daemon, from: usize) -> String {
+    daemon.log().get(from..).unwrap_or_default().to_string()
+}
+
+/// Asserts that `daemon` logged no state change since byte `from` of its log.
+#[track_caller]
+fn assert_no_state_change_since(daemon: &Daemon, from: usize, when: &str) {
+    let since = log_since(daemon, from);
+    assert!(
+        !since.contains("state change"),
+        "{}: a state change {when}:\n{since}",
+        daemon.name()
+    );
+}
+
+/// Adding a VIP to the master's router and changing its priority (still the highest) is
+/// applied in place: no state change on either side, the new VIP comes up on the master
+/// only, the first VIP does not blink. Removing the VIP again takes it off the master,
+/// again in place.
+#[test]
+fn reload_adding_then_removing_a_vip_keeps_the_master_in_place() {
+    let topo = pair("reload-vip");
+    let (a, b, c) = (topo.node("a"), topo.node("b"), topo.node("c"));
+    let vip2 = "192.0.2.101";
+    let web_two_vips =
+        |priority| Router::new("web", 51, priority, &["192.0.2.100/24", "192.0.2.101/24"]);
+    let da = a.start(&Config::one(web(150)));
+    let db = b.start(&Config::one(web(100)));
+    topo.expect_holders(VIP4, &["a"], STARTUP + takeover_bound(150));
+    // Settled: a master and b backup, their start-up state changes logged.
+    topo.expect_holders_stay(VIP4, &["a"], 3 * ADV);
+    c.reach(&topo, VIP4, Duration::from_secs(2));
+    let listener = c.listen_vrrp(0);
+    let pinger = c.pinger(VIP4, Duration::from_millis(10));
+    pinger.wait_answering(Duration::from_secs(1)).unwrap();
+
+    // 1. a's router gains a second VIP and drops from 150 to 120 (still above b's 100).
+    let (a_before, b_before) = (da.log().len(), db.log().len());
+    let reloaded = Instant::now();
+    da.reload(&Config::one(web_two_vips(120)).to_yaml());
+    topo.expect_holders(vip2, &["a"], Duration::from_secs(2));
+    topo.expect_within(Duration::from_secs(2), "a advertises priority 120", || {
+        listener
+            .from(a.ip4().into())
+            .iter()
+            .any(|s| s.at > reloaded && s.priority == 120)
+    });
+    assert!(
+        log_since(&da, a_before).contains("configuration changed"),
+        "a applied the change in place:\n{}",
+        log_since(&da, a_before)
+    );
+    c.reach(&topo, vip2, Duration::from_secs(2));
+    // The backup gets the same VIP list: it configures it but must not add it.
+    db.reload(&Config::one(web_two_vips(100)).to_yaml());
+    topo.expect_within(Duration::from_secs(2), "b applies its reload", || {
+        log_since(&db, b_before).contains("configuration changed")
+    });
+    topo.expect_holders_stay(vip2, &["a"], 5 * ADV);
+    topo.expect_holders_stay(VIP4, &["a"], ADV);
+    // After a's adverts at 120, nothing but a (.11) advertised: b never challenged it.
+    let others: Vec<_> = listener
+        .seen()
+        .into_iter()
+        .filter(|s| s.at > reloaded && s.src != std::net::IpAddr::from(a.ip4()))
+        .collect();
+    assert!(others.is_empty(), "only a advertises: {others:?}");
+    assert_no_state_change_since(&da, a_before, "after adding a VIP");
+    assert_no_state_change_since(&db, b_before, "after adding a VIP");
+
+    // 2. The second VIP removed again (priority kept at 120).
+    let (a_before, b_before) = (da.log().len(), db.log().len());
+    da.reload(&Config::one(web(120)).to_yaml());
+    topo.expect_within(Duration::from_secs(2), "a removes the second VIP", || {
+        !a.has_address(vip2)
+    });
+    db.reload(&Config::one(web(100)).to_yaml());
+    topo.expect_within(Duration::from_secs(2), "b applies its reload", || {
+        log_since(&db, b_before).contains("configuration changed")
+    });
+    topo.expect_holders_stay(VIP4, &["a"], 5 * ADV);
+    assert!(topo.holders(vip2).is_empty(), "{vip2} is gone everywhere");
+    assert_no_state_change_since(&da, a_before, "after removing a VIP");
+    assert_no_state_change_since(&db, b_before, "after removing a VIP");
+
+    // 3. Only the prefix length of the VIP changes: the /24 is replaced by the /25,
+    // not left beside it (the kernel keys addresses by address and prefix).
+    let a_before = da.log().len();
+    da.reload(&Config::one(Router::new("web", 51, 120, &["192.0.2.100/25"])).to_yaml());
+    let with_prefix = |prefix: &str| {
+        a.ip(&["-o", "addr", "show", "dev", "eth0"])
+            .contains(&format!("{VIP4}/{prefix} "))
+    };
+    topo.expect_within(Duration::from_secs(2), "a has the VIP as /25 only", || {
+        with_prefix("25") && !with_prefix("24")
+    });
+    assert_no_state_change_since(&da, a_before, "after changing a VIP's prefix");
+
+    let report = pinger.stop();
+    eprintln!("VIP reloads: {report}");
+    assert_eq!(
+        report.lost_count(),
+        0,
+        "pings to {VIP4} across both reloads: {report}"
+    );
 }

@@ -236,22 +236,22 @@ impl RouterIo {
         if !holds {
             return;
         }
-        for vip in &old {
-            if !self.vips.iter().any(|v| v.address == vip.address) {
-                self.remove_vip(vip, netlink).await;
-            }
-        }
+        // The kernel keys addresses by (address, prefix): one whose prefix changed is
+        // added anew, then the old one removed, so the address never blinks.
+        let same = |a: &Vip, b: &Vip| a.address == b.address && a.prefix_len == b.prefix_len;
         let added: Vec<Vip> = self
             .vips
             .iter()
-            .filter(|v| {
-                !old.iter()
-                    .any(|o| o.address == v.address && o.prefix_len == v.prefix_len)
-            })
+            .filter(|v| !old.iter().any(|o| same(o, v)))
             .cloned()
             .collect();
         for vip in &added {
             self.add_vip(vip, netlink).await;
+        }
+        for vip in &old {
+            if !self.vips.iter().any(|v| same(v, vip)) {
+                self.remove_vip(vip, netlink).await;
+            }
         }
         if !added.is_empty() {
             self.announce().await;
