@@ -2,8 +2,9 @@
 //! daemons inside them, and the probes the scenarios assert with.
 //!
 //! Owns: creating and tearing down namespaces, veth pairs and bridges; starting and
-//! signalling daemons; polling conditions with deadlines; pinging; forging VRRP
-//! advertisements; nftables fault injection. Must not touch the root namespace's
+//! signalling daemons and running one-shot commands under a deadline; polling
+//! conditions with deadlines; pinging; forging VRRP advertisements (also with a wrong
+//! TTL or checksum); nftables fault injection. Must not touch the root namespace's
 //! network, nor send traffic to any address outside the documentation ranges
 //! (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) inside namespaces it
 //! created itself.
@@ -38,6 +39,7 @@
 mod config;
 mod daemon;
 mod icmp;
+mod oneshot;
 mod vrrp;
 
 #[allow(unused_imports)]
@@ -47,7 +49,9 @@ pub use daemon::Daemon;
 #[allow(unused_imports)]
 pub use icmp::{PingReport, Pinger};
 #[allow(unused_imports)]
-pub use vrrp::{Advert, Listener, Seen};
+pub use oneshot::OneShot;
+#[allow(unused_imports)]
+pub use vrrp::{Advert, Checksum, Forgery, Listener, Seen};
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -804,6 +808,12 @@ impl Node {
         vrrp::send(&self.ns, "eth0", parse_ip(dst), advert);
     }
 
+    /// Sends an advertisement from eth0 to `dst` that breaks the rules as `forgery`
+    /// says (TTL / hop limit, checksum form or a wrong checksum).
+    pub fn send_forged_advert(&self, dst: &str, advert: &Advert, forgery: Forgery) {
+        vrrp::send_forged(&self.ns, "eth0", parse_ip(dst), advert, forgery);
+    }
+
     fn next_daemon_name(&self) -> String {
         let mut c = self.shared.daemon_counter.borrow_mut();
         *c += 1;
@@ -830,6 +840,13 @@ impl Node {
         let daemon = Daemon::spawn_command(&self.ns, &name, &self.shared.dir, argv, PathBuf::new());
         self.shared.daemons.borrow_mut().push(daemon.watch());
         daemon
+    }
+
+    /// Starts a command that should exit by itself (e.g. `floatip sniff -n N`); its
+    /// stdout and stderr go to `<role>-<n>.out/.err` in the topology's directory. It is
+    /// not watched like a daemon: exiting is what it is for. Killed on drop.
+    pub fn spawn_oneshot(&self, argv: &[&str]) -> OneShot {
+        OneShot::spawn(&self.ns, &self.next_daemon_name(), &self.shared.dir, argv)
     }
 
     /// Starts a daemon from a typed [`Config`].

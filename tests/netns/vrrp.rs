@@ -3,7 +3,8 @@
 //! nftables partition rules catch VRRP.
 //!
 //! Built here byte by byte (RFC 9568 §5.1) rather than with the crate's encoder, so a
-//! bug there cannot hide in both the daemon and its test.
+//! bug there cannot hide in both the daemon and its test. [`Forgery`] bends the rules a
+//! receiver must check: TTL / hop limit, and the checksum (its form, or wrong).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -21,10 +22,57 @@ pub struct Advert {
     pub addresses: Vec<IpAddr>,
 }
 
+/// What the checksum field of a forged advertisement holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checksum {
+    /// The RFC 9568 checksum, IPv4 or IPv6 pseudo-header included (keepalived, FRR).
+    WithPseudoHeader,
+    /// Over the VRRP message alone (some vendors, for IPv4).
+    WithoutPseudoHeader,
+    /// Neither form: the correct checksum with bits flipped.
+    Wrong,
+}
+
+/// How a forged advertisement departs from a well-formed one.
+#[derive(Clone, Copy, Debug)]
+pub struct Forgery {
+    /// TTL / hop limit it is sent with (a receiver must drop anything but 255).
+    pub ttl: u8,
+    pub checksum: Checksum,
+}
+
+impl Default for Forgery {
+    /// Well-formed: TTL 255, checksum with the pseudo-header.
+    fn default() -> Self {
+        Forgery {
+            ttl: 255,
+            checksum: Checksum::WithPseudoHeader,
+        }
+    }
+}
+
 impl Advert {
     /// The VRRP message; for IPv4 the checksum includes the pseudo-header (the form
     /// keepalived and FRR send). For IPv6 the kernel fills it in (IPV6_CHECKSUM).
     pub fn encode(&self, src: IpAddr, dst: IpAddr) -> Vec<u8> {
+        let mut m = self.encode_unchecked();
+        if let (IpAddr::V4(_), IpAddr::V4(_)) = (src, dst) {
+            let sum = checksum(&m, src, dst, Checksum::WithPseudoHeader);
+            m[6..8].copy_from_slice(&sum.to_be_bytes());
+        }
+        m
+    }
+
+    /// The VRRP message with the checksum field as `form` says, for either family.
+    pub fn encode_forged(&self, src: IpAddr, dst: IpAddr, form: Checksum) -> Vec<u8> {
+        let mut m = self.encode_unchecked();
+        let sum = checksum(&m, src, dst, form);
+        m[6..8].copy_from_slice(&sum.to_be_bytes());
+        m
+    }
+
+    /// The message with a zero checksum field.
+    fn encode_unchecked(&self) -> Vec<u8> {
         let mut m = vec![
             0x31, // version 3, type 1 (advertisement)
             self.vrid,
@@ -39,17 +87,36 @@ impl Advert {
                 IpAddr::V6(a) => m.extend_from_slice(&a.octets()),
             }
         }
-        if let (IpAddr::V4(s), IpAddr::V4(d)) = (src, dst) {
-            let mut pseudo = Vec::new();
-            pseudo.extend_from_slice(&s.octets());
-            pseudo.extend_from_slice(&d.octets());
-            pseudo.extend_from_slice(&[0, PROTO_VRRP as u8]);
-            pseudo.extend_from_slice(&(m.len() as u16).to_be_bytes());
-            pseudo.extend_from_slice(&m);
-            let sum = super::icmp::checksum(&pseudo);
-            m[6..8].copy_from_slice(&sum.to_be_bytes());
-        }
         m
+    }
+}
+
+/// The checksum of message `m` (checksum field zero) in the given form.
+fn checksum(m: &[u8], src: IpAddr, dst: IpAddr, form: Checksum) -> u16 {
+    let mut covered = Vec::new();
+    if form != Checksum::WithoutPseudoHeader {
+        match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                covered.extend_from_slice(&s.octets());
+                covered.extend_from_slice(&d.octets());
+                covered.extend_from_slice(&[0, PROTO_VRRP as u8]);
+                covered.extend_from_slice(&(m.len() as u16).to_be_bytes());
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                covered.extend_from_slice(&s.octets());
+                covered.extend_from_slice(&d.octets());
+                covered.extend_from_slice(&(m.len() as u32).to_be_bytes());
+                covered.extend_from_slice(&[0, 0, 0, PROTO_VRRP as u8]);
+            }
+            _ => panic!("source {src} and destination {dst} of different families"),
+        }
+    }
+    covered.extend_from_slice(m);
+    let sum = super::icmp::checksum(&covered);
+    if form == Checksum::Wrong {
+        sum ^ 0x5a5a
+    } else {
+        sum
     }
 }
 
@@ -57,9 +124,17 @@ impl Advert {
 /// with TTL / hop limit 255. The source address is the one the kernel picks for
 /// `iface` (its primary address, or its link-local address for IPv6).
 pub fn send(ns: &str, iface: &str, dst: IpAddr, advert: &Advert) {
+    send_forged(ns, iface, dst, advert, Forgery::default());
+}
+
+/// Like [`send`], but with the TTL / hop limit and checksum of `forgery`. With the
+/// default forgery it sends exactly what [`send`] does.
+pub fn send_forged(ns: &str, iface: &str, dst: IpAddr, advert: &Advert, forgery: Forgery) {
     let iface = iface.to_string();
     let advert = advert.clone();
     let ns_name = ns.to_string();
+    // IPv6 checksums are left to the kernel unless the test wants a particular form.
+    let kernel_checksum = dst.is_ipv6() && forgery.checksum == Checksum::WithPseudoHeader;
     let result = super::in_netns(ns, move || -> std::io::Result<()> {
         let domain = if dst.is_ipv4() {
             Domain::IPV4
@@ -68,12 +143,15 @@ pub fn send(ns: &str, iface: &str, dst: IpAddr, advert: &Advert) {
         };
         let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(PROTO_VRRP)))?;
         socket.bind_device(Some(iface.as_bytes()))?;
+        let ttl = u32::from(forgery.ttl);
         if dst.is_ipv4() {
-            socket.set_ttl_v4(255)?;
-            socket.set_multicast_ttl_v4(255)?;
+            socket.set_ttl_v4(ttl)?;
+            socket.set_multicast_ttl_v4(ttl)?;
         } else {
-            socket.set_unicast_hops_v6(255)?;
-            socket.set_multicast_hops_v6(255)?;
+            socket.set_unicast_hops_v6(ttl)?;
+            socket.set_multicast_hops_v6(ttl)?;
+        }
+        if kernel_checksum {
             // IPV6_CHECKSUM: the kernel computes the VRRP checksum at offset 6.
             let offset: libc::c_int = 6;
             // SAFETY: valid socket fd, pointer to a live c_int with its exact size.
@@ -90,14 +168,19 @@ pub fn send(ns: &str, iface: &str, dst: IpAddr, advert: &Advert) {
                 return Err(std::io::Error::last_os_error());
             }
         }
-        // Learn the source the kernel will use, for the IPv4 pseudo-header checksum.
+        // Learn the source the kernel will use, for the pseudo-header checksum.
         socket.connect(&SocketAddr::new(dst, 0).into())?;
         let src = socket
             .local_addr()?
             .as_socket()
             .map(|s| s.ip())
             .ok_or_else(|| std::io::Error::other("no local address"))?;
-        socket.send(&advert.encode(src, dst))?;
+        let message = if kernel_checksum {
+            advert.encode(src, dst)
+        } else {
+            advert.encode_forged(src, dst, forgery.checksum)
+        };
+        socket.send(&message)?;
         Ok(())
     });
     if let Err(e) = result {
