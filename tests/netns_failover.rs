@@ -267,3 +267,42 @@ fn a_vip_removed_by_someone_else_is_put_back_while_master() {
     c.reach(&topo, VIP4, Duration::from_secs(2));
     assert_eq!(c.arp_entry(VIP4).as_deref(), Some(a.mac()));
 }
+
+/// accept_mode: false (RFC 9568 §6.4.3): a non-owner master holds the VIP, answers ARP
+/// for it, but drops packets addressed to it; the rule goes with the mastership.
+#[test]
+fn accept_mode_off_drops_traffic_to_the_vip_while_master() {
+    let topo = pair("accept");
+    let (a, b, c) = (topo.node("a"), topo.node("b"), topo.node("c"));
+    let da = a.start(&Config::one(web(150).with("accept_mode: false")));
+    let _db = b.start(&Config::one(web(100)));
+    topo.expect_holders(VIP4, &["a"], STARTUP + takeover_bound(150));
+    // The master itself is reachable, the VIP on it is not; ARP for it still resolves.
+    c.reach(&topo, &a.ip4().to_string(), Duration::from_secs(2));
+    topo.expect_within(
+        Duration::from_secs(1),
+        "nftables drops the VIP on a",
+        || {
+            let set = a.exec(&["nft", "list", "set", "inet", "floatip", "block4"]);
+            String::from_utf8_lossy(&set.stdout).contains(VIP4)
+        },
+    );
+    for _ in 0..5 {
+        assert!(
+            !c.ping_once(VIP4, Duration::from_millis(100)),
+            "a answered on {VIP4} with accept_mode off"
+        );
+    }
+    assert_eq!(c.arp_entry(VIP4).as_deref(), Some(a.mac()));
+
+    // b, with the default accept_mode on, serves the VIP once a is gone; a's graceful
+    // stop removes its table.
+    let status = da.term(Duration::from_secs(5)).expect("a stops");
+    assert!(status.success(), "{status}");
+    topo.expect_holders(VIP4, &["b"], takeover_bound(100));
+    c.reach(&topo, VIP4, Duration::from_secs(2));
+    assert!(
+        !a.exec_ok(&["nft", "list", "tables"]).contains("floatip"),
+        "a left its nftables table behind"
+    );
+}

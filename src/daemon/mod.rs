@@ -99,6 +99,8 @@ struct Daemon {
     packets_rx: mpsc::Receiver<Received>,
     /// Addresses blocked per router (accept mode off); mirrored into nftables.
     blocked: HashMap<RouterId, Vec<IpAddr>>,
+    /// Whether we created the nftables table (and so must remove it on exit).
+    nft_table: bool,
     /// SIGTERM or SIGINT received: routers are leaving; exit once all have stopped.
     shutting_down: bool,
 }
@@ -117,6 +119,7 @@ impl Daemon {
             packets_tx,
             packets_rx,
             blocked: HashMap::new(),
+            nft_table: false,
             shutting_down: false,
         };
         daemon.remove_stale_nft().await;
@@ -412,6 +415,7 @@ impl Daemon {
             return;
         }
         let all: BTreeSet<IpAddr> = self.blocked.values().flatten().copied().collect();
+        self.nft_table = true;
         if let Err(e) = nft::apply(&nft::sync_script(&all)).await {
             error!("accept_mode: false: cannot update nftables: {e}");
         }
@@ -559,8 +563,9 @@ impl Daemon {
         for io in self.routers.values() {
             io.release_addresses(&self.netlink).await;
         }
-        if !self.blocked.is_empty() {
+        if self.nft_table {
             self.blocked.clear();
+            self.nft_table = false;
             if let Err(e) = nft::apply(nft::remove_script()).await {
                 warn!("cannot remove the nftables table inet floatip: {e}");
             }
