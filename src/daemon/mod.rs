@@ -522,11 +522,9 @@ impl Daemon {
         }
         // Routers no longer configured leave with priority 0 (make-before-break).
         let kept: std::collections::HashSet<RouterId> = ids.values().copied().collect();
-        for (id, mut router) in running.clone() {
-            if kept.contains(&id) {
-                continue;
-            }
-            running.remove(&id);
+        let removed: Vec<(RouterId, Router)> =
+            running.extract_if(|id, _| !kept.contains(id)).collect();
+        for (id, mut router) in removed {
             if let Some(io) = self.routers.get_mut(&id) {
                 if !io.is_retired() {
                     info!(router = %io.spec().name, "router removed from the configuration");
@@ -562,6 +560,7 @@ impl Daemon {
     async fn cleanup(&mut self) {
         for io in self.routers.values() {
             io.release_addresses(&self.netlink).await;
+            io.log_counters();
         }
         if self.nft_table {
             self.blocked.clear();

@@ -181,6 +181,21 @@ impl RouterIo {
         self.link_up
     }
 
+    /// One INFO line with what this router sent, received and dropped.
+    pub fn log_counters(&self) {
+        let c = &self.counters;
+        let mut dropped: Vec<_> = c.rejected.iter().collect();
+        dropped.sort();
+        self.span.in_scope(|| {
+            info!(
+                received = c.received,
+                sent = c.sent,
+                send_errors = c.send_errors,
+                "advertisements: dropped {dropped:?}"
+            )
+        });
+    }
+
     pub fn vip_addresses(&self) -> Vec<IpAddr> {
         self.vips.iter().map(|v| v.address).collect()
     }
