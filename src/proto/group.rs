@@ -37,12 +37,6 @@ impl SyncGroup {
         self.members
     }
 
-    /// Mutable access to a member, for reconfiguration on reload. Events must go
-    /// through `step` so that they propagate.
-    pub fn member_mut(&mut self, index: usize) -> Option<&mut Router> {
-        self.members.get_mut(index)
-    }
-
     pub fn members(&self) -> &[Router] {
         &self.members
     }
