@@ -9,3 +9,4 @@ pub mod config;
 pub mod daemon;
 pub mod net;
 pub mod proto;
+pub mod track;

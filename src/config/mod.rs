@@ -50,8 +50,11 @@ pub const MAX_INTERFACE_NAME: usize = 15;
 pub struct Config {
     /// The file it came from, as named by the caller.
     pub path: PathBuf,
+    pub global: Global,
     pub routers: Vec<RouterSpec>,
     pub sync_groups: Vec<SyncGroupSpec>,
+    /// Health checks, referenced by name from routers' and sync groups' `track`.
+    pub checks: Vec<CheckSpec>,
     /// Things that load but are probably not what was meant (e.g. a sync group of one).
     pub warnings: Vec<Diagnostic>,
 }
@@ -86,7 +89,116 @@ pub struct RouterSpec {
     pub announce: Announce,
     /// The VRRPv2 simple-text password, 1..=8 bytes; never set for V3.
     pub password: Option<String>,
+    /// Names of checks (in `Config::checks`) this router tracks, its sync group's
+    /// included.
+    pub track: Vec<String>,
+    pub notify: Option<NotifySpec>,
 }
+
+/// Daemon-wide settings (the `global:` section).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Global {
+    /// Who runs check scripts and notify hooks; `None`: `DEFAULT_SCRIPT_USER`, or
+    /// `FALLBACK_SCRIPT_USER` when that user does not exist.
+    pub script_user: Option<String>,
+    /// A Unix stream socket that gets one JSON line per transition and priority change.
+    pub event_socket: Option<PathBuf>,
+}
+
+/// The package's system user, who runs scripts unless `script_user` says otherwise.
+pub const DEFAULT_SCRIPT_USER: &str = "floatip";
+/// Used (with a warning) when `DEFAULT_SCRIPT_USER` does not exist, e.g. when running
+/// from a source build without the package.
+pub const FALLBACK_SCRIPT_USER: &str = "nobody";
+
+/// One health check (the `checks:` section), with every default applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckSpec {
+    /// Unique among the checks; referenced by `track:`.
+    pub name: String,
+    pub kind: CheckKind,
+    /// 0: a failing check puts the routers tracking it in Fault. Positive: added to the
+    /// priority while the check passes. Negative: added while it fails. For a `file`
+    /// check, multiplied by the file's integer. -254..=254, default 0.
+    pub weight: i32,
+    /// Consecutive passes that make a failing check pass, 1..=100, default 1.
+    pub rise: u32,
+    /// Consecutive failures that make a passing check fail, 1..=100, default 1.
+    pub fall: u32,
+    /// The state before the first result; default false (failing: nothing is claimed
+    /// before it is known to be healthy).
+    pub initially_up: bool,
+}
+
+/// What a check looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckKind {
+    /// Run a command (absolute path, no shell); exit 0 passes. A timeout is a failure
+    /// and kills the command's whole process group.
+    Script {
+        command: Vec<String>,
+        interval: Duration,
+        timeout: Duration,
+    },
+    /// At least `min` running processes named `name` (`/proc/PID/comm`), watched by
+    /// pidfd: a death is seen at once, a new process within `rescan`.
+    Process {
+        name: String,
+        min: u32,
+        rescan: Duration,
+    },
+    /// A TCP connect to `target`.
+    Tcp {
+        target: std::net::SocketAddr,
+        interval: Duration,
+        timeout: Duration,
+    },
+    /// An HTTP/1.1 GET of `path` on `target`; passes on status `expect`.
+    Http {
+        target: std::net::SocketAddr,
+        host: Option<String>,
+        path: String,
+        expect: u16,
+        interval: Duration,
+        timeout: Duration,
+    },
+    /// The link state (up with carrier) of an interface.
+    Interface { name: String },
+    /// An integer read from a file (missing or empty: 0), watched with inotify.
+    File { path: PathBuf },
+}
+
+impl CheckKind {
+    /// The key that names the kind in the file.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CheckKind::Script { .. } => "script",
+            CheckKind::Process { .. } => "process",
+            CheckKind::Tcp { .. } => "tcp",
+            CheckKind::Http { .. } => "http",
+            CheckKind::Interface { .. } => "interface",
+            CheckKind::File { .. } => "file",
+        }
+    }
+}
+
+/// Commands run on transitions (keepalived's `notify*`), as `script_user`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifySpec {
+    /// Run on every transition with `TYPE NAME STATE PRIORITY` appended (TYPE is
+    /// INSTANCE for a router, GROUP for a sync group; STATE MASTER, BACKUP, FAULT or STOP).
+    pub command: Option<Vec<String>>,
+    /// Run, as given, on entering that state (before `command`).
+    pub master: Option<Vec<String>>,
+    pub backup: Option<Vec<String>>,
+    pub fault: Option<Vec<String>>,
+    pub stop: Option<Vec<String>>,
+    /// A hook still running after this is killed (its process group); default 10 s.
+    pub timeout: Duration,
+}
+
+/// Default notify hook timeout.
+pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A virtual address with its prefix and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -187,6 +299,9 @@ pub struct SyncGroupSpec {
     pub name: String,
     /// Names of routers in `Config::routers`; each router is in at most one group.
     pub routers: Vec<String>,
+    /// Checks that apply to every member (also listed in each member's `track`).
+    pub track: Vec<String>,
+    pub notify: Option<NotifySpec>,
 }
 
 impl RouterSpec {

@@ -20,8 +20,8 @@ use super::schema::{
     self, RawAddress, RawAnnounce, RawChecksum, RawConfig, RawRouter, RawSyncGroup, RawUnicast, S,
 };
 use super::{
-    Announce, ChecksumMode, Config, DEFAULT_ADVERT_INTERVAL, DEFAULT_PRIORITY, MAX_INTERFACE_NAME,
-    MAX_PREEMPT_DELAY, RouterSpec, SyncGroupSpec, Unicast, VirtualAddress,
+    Announce, ChecksumMode, Config, DEFAULT_ADVERT_INTERVAL, DEFAULT_PRIORITY, Global,
+    MAX_INTERFACE_NAME, MAX_PREEMPT_DELAY, RouterSpec, SyncGroupSpec, Unicast, VirtualAddress,
 };
 use crate::proto::packet::{Family, Version};
 use crate::proto::timers::Centisecs;
@@ -190,8 +190,10 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         warnings.sort_by_key(|d| (d.line, d.column));
         Ok(Config {
             path: path.to_path_buf(),
+            global: Global::default(),
             routers,
             sync_groups,
+            checks: Vec::new(),
             warnings,
         })
     } else {
@@ -479,6 +481,8 @@ impl Validator<'_> {
             checksum,
             announce,
             password,
+            track: Vec::new(),
+            notify: None,
         };
         (Some(spec), identity)
     }
@@ -1172,6 +1176,8 @@ impl Validator<'_> {
                 specs.push(SyncGroupSpec {
                     name,
                     routers: members,
+                    track: Vec::new(),
+                    notify: None,
                 });
             }
         }

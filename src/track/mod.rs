@@ -1,0 +1,44 @@
+//! Health of what the virtual addresses front (HAProxy): checks and their policy.
+//!
+//! `policy` is pure: rise/fall counters, weights to a priority adjustment, Fault gating.
+//! Everything else here is an edge: a checker watches one thing (a script, a process, a
+//! TCP port or HTTP URL, an interface, a file) and sends `Report`s to the daemon, which
+//! feeds them to the policy and the policy's verdicts to the state machine. Checkers
+//! never decide anything about VRRP state, and never touch another checker's state.
+
+pub mod policy;
+
+use std::path::PathBuf;
+
+/// Index of a check in `Config::checks` (and in the daemon's table of checkers).
+pub type CheckIndex = usize;
+
+/// One observation of one check, as a checker sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub check: CheckIndex,
+    pub observation: Observation,
+}
+
+/// What a checker saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observation {
+    /// The check passed (exit 0, connected, expected status, enough processes, link up).
+    Pass,
+    /// It failed; the text says why, for the log (`exit status 2`, `timed out after
+    /// 1s`, `connection refused`, `0 of 1 haproxy running`).
+    Fail(String),
+    /// A `file` check's integer (a missing or empty file reads as 0).
+    Value(i64),
+}
+
+/// The unprivileged user scripts and hooks run as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    pub user: String,
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+    pub home: PathBuf,
+}

@@ -1,0 +1,1 @@
+//! The pure health policy: rise/fall counters, weights to priority, Fault gating.
