@@ -949,10 +949,11 @@ fn all_semantic_errors_are_reported_in_file_order() {
 
 #[test]
 fn unknown_top_level_key() {
-    let text = format!("global:\n  x: 1\n{}", router_with(&[]));
+    let text = format!("globals:\n  x: 1\n{}", router_with(&[]));
     let d = one_error(&text);
-    assert_diag(&d, 1, 1, "global", "unknown key `global`");
-    assert_help(&d, "valid keys here: routers, sync_groups");
+    assert_diag(&d, 1, 1, "globals", "unknown key `globals`");
+    assert_help(&d, "did you mean `global`?");
+    assert_help(&d, "valid keys here: routers, sync_groups, checks, global");
 }
 
 #[test]

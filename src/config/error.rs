@@ -512,6 +512,23 @@ fn keepalived_name(key: &str) -> Option<&'static str> {
         "group" => "keepalived's sync group `group` is `routers` here",
         "vrrp_instance" | "instances" => "keepalived's `vrrp_instance` blocks are `routers` here",
         "dev" => "keepalived's `dev` of a virtual address is `device` here",
+        "track_script" | "track_process" | "track_file" | "track_interface" => {
+            "keepalived's `track_script`/`track_process`/`track_file`/`track_interface` are one \
+             `track: [names]` list here, naming entries of the top-level `checks:`"
+        }
+        "vrrp_script" | "vrrp_track_process" | "vrrp_track_file" => {
+            "keepalived's `vrrp_script`/`vrrp_track_process`/`vrrp_track_file` are entries of the \
+             top-level `checks:` here (kinds script, process, file)"
+        }
+        "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" => {
+            "keepalived's `notify_master` etc. are `master`, `backup`, `fault`, `stop` under \
+             `notify:` here"
+        }
+        "script_user" => "keepalived's `script_user` is `script_user` under `global:` here",
+        "enable_script_security" => {
+            "floatip always refuses scripts that anyone but root or the script user can write"
+        }
+        "notify_fifo" => "floatip's event stream is `event_socket` under `global:`",
         _ => return None,
     })
 }

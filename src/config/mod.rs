@@ -10,6 +10,7 @@
 
 mod duration;
 mod error;
+mod health;
 mod locate;
 mod schema;
 mod validate;

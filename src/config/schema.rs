@@ -10,8 +10,6 @@
 //! by validation rather than as serde's bare "invalid u8". Durations are strings parsed by
 //! `duration`, so that a bare number can be refused with a message saying why.
 //!
-//! Later top-level sections (health checks, notify hooks, global settings) are new
-//! optional fields of `RawConfig`; nothing here needs to change shape for them.
 
 use std::fmt;
 
@@ -28,6 +26,179 @@ pub(crate) struct RawConfig {
     pub routers: S<Vec<S<RawRouter>>>,
     #[serde(default)]
     pub sync_groups: Option<S<Vec<S<RawSyncGroup>>>>,
+    #[serde(default)]
+    pub checks: Option<S<Vec<S<RawCheck>>>>,
+    #[serde(default)]
+    pub global: Option<S<RawGlobal>>,
+}
+
+/// Daemon-wide settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGlobal {
+    #[serde(default)]
+    pub script_user: Option<S<String>>,
+    #[serde(default)]
+    pub event_socket: Option<S<String>>,
+}
+
+/// One health check: a name, exactly one kind key, and the common settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCheck {
+    pub name: S<String>,
+    #[serde(default)]
+    pub script: Option<S<RawCommand>>,
+    #[serde(default)]
+    pub process: Option<S<RawProcess>>,
+    #[serde(default)]
+    pub tcp: Option<S<RawTcp>>,
+    #[serde(default)]
+    pub http: Option<S<RawHttp>>,
+    #[serde(default)]
+    pub interface: Option<S<String>>,
+    #[serde(default)]
+    pub file: Option<S<String>>,
+    #[serde(default)]
+    pub interval: Option<S<String>>,
+    #[serde(default)]
+    pub timeout: Option<S<String>>,
+    #[serde(default)]
+    pub weight: Option<S<i64>>,
+    #[serde(default)]
+    pub rise: Option<S<i64>>,
+    #[serde(default)]
+    pub fall: Option<S<i64>>,
+    #[serde(default)]
+    pub initial: Option<S<RawInitial>>,
+}
+
+/// A check's state before its first result.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RawInitial {
+    Up,
+    Down,
+}
+
+/// A command: `/usr/local/bin/check --fast` (split on whitespace, no shell) or a list
+/// of arguments.
+#[derive(Debug)]
+pub(crate) enum RawCommand {
+    Line(String),
+    Args(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for RawCommand {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CommandVisitor;
+
+        impl<'de> Visitor<'de> for CommandVisitor {
+            type Value = RawCommand;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a command line such as `/usr/local/bin/check --fast`, or a list of arguments",
+                )
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<RawCommand, E> {
+                Ok(RawCommand::Line(text.to_owned()))
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawCommand, A::Error> {
+                let mut args = Vec::new();
+                while let Some(arg) = seq.next_element::<String>()? {
+                    args.push(arg);
+                }
+                Ok(RawCommand::Args(args))
+            }
+        }
+
+        deserializer.deserialize_any(CommandVisitor)
+    }
+}
+
+/// `process: haproxy` or `process: {name: haproxy, min: 2}`.
+#[derive(Debug)]
+pub(crate) enum RawProcess {
+    Name(String),
+    Long(Box<RawProcessMap>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProcessMap {
+    pub name: S<String>,
+    #[serde(default)]
+    pub min: Option<S<i64>>,
+    #[serde(default)]
+    pub rescan: Option<S<String>>,
+}
+
+impl<'de> Deserialize<'de> for RawProcess {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ProcessVisitor;
+
+        impl<'de> Visitor<'de> for ProcessVisitor {
+            type Value = RawProcess;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a process name such as haproxy, or a map with `name`")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<RawProcess, E> {
+                Ok(RawProcess::Name(text.to_owned()))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawProcess, A::Error> {
+                RawProcessMap::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|map| RawProcess::Long(Box::new(map)))
+            }
+        }
+
+        deserializer.deserialize_any(ProcessVisitor)
+    }
+}
+
+/// A TCP connect check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTcp {
+    pub address: S<String>,
+    pub port: S<i64>,
+}
+
+/// An HTTP GET check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHttp {
+    pub address: S<String>,
+    pub port: S<i64>,
+    #[serde(default)]
+    pub path: Option<S<String>>,
+    #[serde(default)]
+    pub host: Option<S<String>>,
+    #[serde(default)]
+    pub expect: Option<S<i64>>,
+}
+
+/// Notify hooks.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNotify {
+    #[serde(default)]
+    pub command: Option<S<RawCommand>>,
+    #[serde(default)]
+    pub master: Option<S<RawCommand>>,
+    #[serde(default)]
+    pub backup: Option<S<RawCommand>>,
+    #[serde(default)]
+    pub fault: Option<S<RawCommand>>,
+    #[serde(default)]
+    pub stop: Option<S<RawCommand>>,
+    #[serde(default)]
+    pub timeout: Option<S<String>>,
 }
 
 /// One virtual router (keepalived's `vrrp_instance`).
@@ -58,6 +229,10 @@ pub(crate) struct RawRouter {
     pub announce: Option<S<RawAnnounce>>,
     #[serde(default)]
     pub password: Option<S<String>>,
+    #[serde(default)]
+    pub track: Option<S<Vec<S<String>>>>,
+    #[serde(default)]
+    pub notify: Option<S<RawNotify>>,
 }
 
 /// A virtual address: `192.0.2.100/24`, or a map with `address` and options.
@@ -143,6 +318,10 @@ pub(crate) struct RawAnnounce {
 pub(crate) struct RawSyncGroup {
     pub name: S<String>,
     pub routers: S<Vec<S<String>>>,
+    #[serde(default)]
+    pub track: Option<S<Vec<S<String>>>>,
+    #[serde(default)]
+    pub notify: Option<S<RawNotify>>,
 }
 
 /// Parse the YAML text into the raw structs.

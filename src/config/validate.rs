@@ -15,19 +15,20 @@ use serde_saphyr::Location;
 
 use super::duration::{DURATION_SYNTAX, format_duration, parse_duration};
 use super::error::{ConfigError, Sink, did_you_mean, from_yaml_error, syntax_error};
+use super::health::Health;
 use super::locate::{KeyPaths, Position};
 use super::schema::{
     self, RawAddress, RawAnnounce, RawChecksum, RawConfig, RawRouter, RawSyncGroup, RawUnicast, S,
 };
 use super::{
-    Announce, ChecksumMode, Config, DEFAULT_ADVERT_INTERVAL, DEFAULT_PRIORITY, Global,
-    MAX_INTERFACE_NAME, MAX_PREEMPT_DELAY, RouterSpec, SyncGroupSpec, Unicast, VirtualAddress,
+    Announce, ChecksumMode, Config, DEFAULT_ADVERT_INTERVAL, DEFAULT_PRIORITY, MAX_INTERFACE_NAME,
+    MAX_PREEMPT_DELAY, RouterSpec, SyncGroupSpec, Unicast, VirtualAddress,
 };
 use crate::proto::packet::{Family, Version};
 use crate::proto::timers::Centisecs;
 
 /// Longest router or sync group name.
-const MAX_NAME: usize = 64;
+pub(super) const MAX_NAME: usize = 64;
 /// VRRPv2/v3 carry the address count in 8 bits.
 const MAX_ADDRESSES: usize = 255;
 /// Addresses that fit an IPv6 advertisement in the IPv6 minimum MTU:
@@ -41,7 +42,7 @@ const MAX_REFRESH_EVERY: Duration = Duration::from_secs(24 * 3600);
 const V3_INTERVAL_HELP: &str = "VRRPv3 intervals are 10ms..40950ms in steps of 10ms";
 const V2_INTERVAL_HELP: &str = "VRRPv2 intervals are whole seconds 1s..255s";
 
-fn at(location: &Location) -> Position {
+pub(super) fn at(location: &Location) -> Position {
     (location.line(), location.column())
 }
 
@@ -68,7 +69,7 @@ fn special_address(address: &IpAddr) -> Option<&'static str> {
 }
 
 /// Linux's `dev_valid_name`: 1..=15 bytes, not `.` or `..`, no `/`, `:` or whitespace.
-fn interface_name_problem(name: &str) -> Option<String> {
+pub(super) fn interface_name_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         return Some("the interface name is empty".to_owned());
     }
@@ -92,7 +93,7 @@ fn interface_name_problem(name: &str) -> Option<String> {
     None
 }
 
-fn name_is_valid(name: &str) -> bool {
+pub(super) fn name_is_valid(name: &str) -> bool {
     (1..=MAX_NAME).contains(&name.len())
         && name
             .chars()
@@ -159,8 +160,8 @@ struct Identity {
     line: u64,
 }
 
-struct Validator<'a> {
-    sink: Sink<'a>,
+pub(super) struct Validator<'a> {
+    pub(super) sink: Sink<'a>,
 }
 
 pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
@@ -179,7 +180,7 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         Err(err) => return Err(invalid(from_yaml_error(&err, text, &paths, &sink))),
     };
     let mut validator = Validator { sink };
-    let (routers, sync_groups) = validator.config(&raw);
+    let (routers, sync_groups, health) = validator.config(&raw);
     let Sink {
         mut errors,
         mut warnings,
@@ -190,10 +191,10 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         warnings.sort_by_key(|d| (d.line, d.column));
         Ok(Config {
             path: path.to_path_buf(),
-            global: Global::default(),
+            global: health.global,
             routers,
             sync_groups,
-            checks: Vec::new(),
+            checks: health.checks,
             warnings,
         })
     } else {
@@ -207,7 +208,23 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
 }
 
 impl Validator<'_> {
-    fn config(&mut self, raw: &RawConfig) -> (Vec<RouterSpec>, Vec<SyncGroupSpec>) {
+    fn config(&mut self, raw: &RawConfig) -> (Vec<RouterSpec>, Vec<SyncGroupSpec>, Health) {
+        let mut health = Health::default();
+        if let Some(global) = &raw.global {
+            health.global = self.global(&global.value);
+        }
+        if let Some(checks) = &raw.checks {
+            self.checks(&checks.value, &mut health);
+        }
+        let check_names: Vec<String> = match &raw.checks {
+            Some(checks) => checks
+                .value
+                .iter()
+                .map(|c| c.value.name.value.trim().to_owned())
+                .collect(),
+            None => Vec::new(),
+        };
+        let check_names: Vec<&str> = check_names.iter().map(String::as_str).collect();
         if raw.routers.value.is_empty() {
             self.sink.error(
                 at(&raw.routers.referenced),
@@ -216,10 +233,10 @@ impl Validator<'_> {
                 Some("add at least one router: `- {name: web, interface: eth0, vrid: 51, addresses: [192.0.2.100/24]}`".to_owned()),
             );
         }
-        let mut routers = Vec::new();
+        let mut routers: Vec<RouterSpec> = Vec::new();
         let mut identities = Vec::new();
         for (index, raw_router) in raw.routers.value.iter().enumerate() {
-            let (spec, identity) = self.router(index, raw_router);
+            let (spec, identity) = self.router(index, raw_router, &check_names, &mut health);
             identities.push(identity);
             if let Some(spec) = spec {
                 routers.push(spec);
@@ -234,15 +251,23 @@ impl Validator<'_> {
             }
         }
         let sync_groups = match &raw.sync_groups {
-            Some(groups) => self.sync_groups(groups, &all_names),
+            Some(groups) => self.sync_groups(groups, &all_names, &check_names, &mut health),
             None => Vec::new(),
         };
-        (routers, sync_groups)
+        self.apply_group_tracks(&mut routers, &sync_groups, &health);
+        self.commands_are_safe(&health);
+        (routers, sync_groups, health)
     }
 
     /// Validate one router. The spec is `None` when any of its checks failed; the identity
     /// is as complete as the valid parts allow, for the checks across routers.
-    fn router(&mut self, index: usize, raw: &S<RawRouter>) -> (Option<RouterSpec>, Identity) {
+    fn router(
+        &mut self,
+        index: usize,
+        raw: &S<RawRouter>,
+        check_names: &[&str],
+        health: &mut Health,
+    ) -> (Option<RouterSpec>, Identity) {
         let errors_before = self.sink.errors.len();
         let key = format!("routers[{index}]");
         let k = |field: &str| format!("{key}.{field}");
@@ -450,6 +475,15 @@ impl Validator<'_> {
             }
         };
 
+        let track = match &r.track {
+            Some(track) => self.track(&k("track"), track, check_names),
+            None => Vec::new(),
+        };
+        let notify = r
+            .notify
+            .as_ref()
+            .and_then(|n| self.notify(&k("notify"), n, health));
+
         let identity = Identity {
             name: name_is_valid(&name).then(|| name.clone()),
             name_at: at(&r.name.referenced),
@@ -481,8 +515,8 @@ impl Validator<'_> {
             checksum,
             announce,
             password,
-            track: Vec::new(),
-            notify: None,
+            track,
+            notify,
         };
         (Some(spec), identity)
     }
@@ -565,7 +599,7 @@ impl Validator<'_> {
         }
     }
 
-    fn duration_in(
+    pub(super) fn duration_in(
         &mut self,
         text: &S<String>,
         key: &str,
@@ -1086,6 +1120,8 @@ impl Validator<'_> {
         &mut self,
         groups: &S<Vec<S<RawSyncGroup>>>,
         router_names: &[&str],
+        check_names: &[&str],
+        health: &mut Health,
     ) -> Vec<SyncGroupSpec> {
         let mut specs = Vec::new();
         let mut group_names: HashMap<String, u64> = HashMap::new();
@@ -1172,15 +1208,78 @@ impl Validator<'_> {
                     members.push(member_name);
                 }
             }
+            let track = match &g.track {
+                Some(track) => self.track(&format!("{key}.track"), track, check_names),
+                None => Vec::new(),
+            };
+            let notify = g
+                .notify
+                .as_ref()
+                .and_then(|n| self.notify(&format!("{key}.notify"), n, health));
             if self.sink.errors.len() == errors_before {
                 specs.push(SyncGroupSpec {
                     name,
                     routers: members,
-                    track: Vec::new(),
-                    notify: None,
+                    track,
+                    notify,
                 });
             }
         }
         specs
+    }
+
+    /// A sync group's checks apply to each member (after the member's own), and a check
+    /// that nothing tracks is probably a mistake.
+    fn apply_group_tracks(
+        &mut self,
+        routers: &mut [RouterSpec],
+        groups: &[SyncGroupSpec],
+        health: &Health,
+    ) {
+        for group in groups {
+            for router in routers
+                .iter_mut()
+                .filter(|r| group.routers.contains(&r.name))
+            {
+                for check in &group.track {
+                    if !router.track.contains(check) {
+                        router.track.push(check.clone());
+                    }
+                }
+            }
+        }
+        for (check, position) in health.checks.iter().zip(&health.check_at) {
+            let tracked = routers.iter().any(|r| r.track.contains(&check.name))
+                || groups.iter().any(|g| g.track.contains(&check.name));
+            if !tracked {
+                self.sink.warning(
+                    *position,
+                    "checks",
+                    format!(
+                        "check `{}` is not tracked by any router or sync group",
+                        check.name
+                    ),
+                    Some(format!(
+                        "it runs but changes nothing; add `track: [{}]` to a router or sync group",
+                        check.name
+                    )),
+                );
+            }
+        }
+    }
+
+    /// Refuse scripts and hooks that someone other than root or the script user could
+    /// replace (keepalived's `enable_script_security`, always on here).
+    fn commands_are_safe(&mut self, health: &Health) {
+        for command in &health.commands {
+            if let Err(e) = std::fs::metadata(&command.program) {
+                self.sink.error(
+                    command.at,
+                    &command.key,
+                    format!("{}: {e}", command.program.display()),
+                    Some("the program must exist when the configuration is loaded".to_owned()),
+                );
+            }
+        }
     }
 }

@@ -1,1 +1,333 @@
-//! The pure health policy: rise/fall counters, weights to priority, Fault gating.
+//! The pure health policy: rise/fall counters, weights to a priority adjustment, Fault
+//! gating.
+//!
+//! Owns what a stream of observations means: when a check counts as failing (after
+//! `fall` consecutive failures) or passing again (after `rise` passes), and what the
+//! checks a router tracks add up to (`Health`: a weight for its priority and whether it
+//! must be in Fault). Must not do I/O, read the clock or log: the daemon feeds it
+//! `Observation`s and turns `Health` into `fsm::Event::Health`.
+
+use crate::config::{CheckKind, CheckSpec};
+
+use super::{CheckIndex, Observation};
+
+/// What the checks a router tracks amount to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Health {
+    /// Added to the configured priority (the state machine clamps the sum to 1..=254).
+    pub weight: i32,
+    /// A weight-0 check fails (or a weight-0 file check reads non-zero): Fault.
+    pub fault: bool,
+}
+
+/// A check's state changed as seen from outside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A pass/fail check started failing; the reason of the last failure.
+    Failing(String),
+    /// A pass/fail check passes again.
+    Passing,
+    /// A file check's value changed.
+    Value { from: i64, to: i64 },
+}
+
+#[derive(Debug, Clone)]
+struct Check {
+    weight: i32,
+    rise: u32,
+    fall: u32,
+    /// A file check: a value times the weight, no rise/fall.
+    valued: bool,
+    up: bool,
+    /// Consecutive results that disagree with `up`.
+    streak: u32,
+    value: i64,
+}
+
+impl Check {
+    /// What this check adds to a router's health.
+    fn contribution(&self) -> Health {
+        if self.valued {
+            return if self.weight == 0 {
+                Health {
+                    weight: 0,
+                    fault: self.value != 0,
+                }
+            } else {
+                Health {
+                    weight: i32::try_from(self.value.saturating_mul(i64::from(self.weight)))
+                        .unwrap_or(if (self.value < 0) == (self.weight < 0) {
+                            i32::MAX
+                        } else {
+                            i32::MIN
+                        }),
+                    fault: false,
+                }
+            };
+        }
+        match (self.weight, self.up) {
+            (0, up) => Health {
+                weight: 0,
+                fault: !up,
+            },
+            (w, true) if w > 0 => Health {
+                weight: w,
+                fault: false,
+            },
+            (w, false) if w < 0 => Health {
+                weight: w,
+                fault: false,
+            },
+            _ => Health::default(),
+        }
+    }
+}
+
+/// The state of every configured check.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    checks: Vec<Check>,
+}
+
+impl Policy {
+    /// Every check in its initial state (`initially_up`; a file check reads 0).
+    pub fn new(specs: &[CheckSpec]) -> Policy {
+        Policy {
+            checks: specs
+                .iter()
+                .map(|spec| Check {
+                    weight: spec.weight,
+                    rise: spec.rise.max(1),
+                    fall: spec.fall.max(1),
+                    valued: matches!(spec.kind, CheckKind::File { .. }),
+                    up: spec.initially_up,
+                    streak: 0,
+                    value: 0,
+                })
+                .collect(),
+        }
+    }
+
+    /// Count one observation; says whether the check's state changed. An observation
+    /// of an unknown check, or of the wrong sort (a value for a pass/fail check) is
+    /// ignored.
+    pub fn observe(&mut self, check: CheckIndex, observation: &Observation) -> Option<Change> {
+        let c = self.checks.get_mut(check)?;
+        if c.valued {
+            let to = match observation {
+                Observation::Value(v) => *v,
+                // Unreadable content counts as 0 (not draining), like a missing file;
+                // the daemon logs the reason.
+                Observation::Fail(_) => 0,
+                Observation::Pass => return None,
+            };
+            let from = std::mem::replace(&mut c.value, to);
+            return (from != to).then_some(Change::Value { from, to });
+        }
+        let passed = match observation {
+            Observation::Pass => true,
+            Observation::Fail(_) => false,
+            Observation::Value(_) => return None,
+        };
+        if passed == c.up {
+            c.streak = 0;
+            return None;
+        }
+        c.streak += 1;
+        let needed = if passed { c.rise } else { c.fall };
+        if c.streak < needed {
+            return None;
+        }
+        c.streak = 0;
+        c.up = passed;
+        Some(match observation {
+            Observation::Fail(reason) => Change::Failing(reason.clone()),
+            _ => Change::Passing,
+        })
+    }
+
+    /// Whether a pass/fail check currently counts as passing (a file check: reads 0).
+    pub fn is_up(&self, check: CheckIndex) -> bool {
+        self.checks
+            .get(check)
+            .is_some_and(|c| if c.valued { c.value == 0 } else { c.up })
+    }
+
+    /// What a set of tracked checks adds up to.
+    pub fn health(&self, tracked: &[CheckIndex]) -> Health {
+        let mut health = Health::default();
+        for c in tracked.iter().filter_map(|&i| self.checks.get(i)) {
+            let part = c.contribution();
+            health.weight = health.weight.saturating_add(part.weight);
+            health.fault |= part.fault;
+        }
+        health
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn spec(weight: i32, rise: u32, fall: u32, initially_up: bool) -> CheckSpec {
+        CheckSpec {
+            name: "c".into(),
+            kind: CheckKind::Interface {
+                name: "eth1".into(),
+            },
+            weight,
+            rise,
+            fall,
+            initially_up,
+        }
+    }
+
+    fn file(weight: i32) -> CheckSpec {
+        CheckSpec {
+            kind: CheckKind::File {
+                path: PathBuf::from("/run/floatip/drain"),
+            },
+            ..spec(weight, 1, 1, false)
+        }
+    }
+
+    fn fail() -> Observation {
+        Observation::Fail("down".into())
+    }
+
+    #[test]
+    fn fall_counts_consecutive_failures() {
+        let mut p = Policy::new(&[spec(0, 1, 3, true)]);
+        assert_eq!(p.observe(0, &fail()), None);
+        assert_eq!(p.observe(0, &fail()), None);
+        assert_eq!(p.observe(0, &fail()), Some(Change::Failing("down".into())));
+        assert!(!p.is_up(0));
+        assert_eq!(p.observe(0, &fail()), None, "already failing");
+    }
+
+    #[test]
+    fn a_pass_resets_the_fall_streak() {
+        let mut p = Policy::new(&[spec(0, 1, 2, true)]);
+        for _ in 0..10 {
+            assert_eq!(p.observe(0, &fail()), None);
+            assert_eq!(p.observe(0, &Observation::Pass), None);
+        }
+        assert!(p.is_up(0), "alternating results never reach fall = 2");
+    }
+
+    #[test]
+    fn rise_counts_consecutive_passes() {
+        let mut p = Policy::new(&[spec(0, 2, 1, false)]);
+        assert_eq!(p.observe(0, &Observation::Pass), None);
+        assert_eq!(p.observe(0, &fail()), None, "resets the rise streak");
+        assert_eq!(p.observe(0, &Observation::Pass), None);
+        assert_eq!(p.observe(0, &Observation::Pass), Some(Change::Passing));
+        assert!(p.is_up(0));
+    }
+
+    #[test]
+    fn flapping_is_damped_to_what_the_counters_allow() {
+        // Results pass twice, fail twice, forever: with rise 3 / fall 3 the state never
+        // changes; with rise 2 / fall 2 it changes on every pair.
+        let pattern = [true, true, false, false];
+        // The first pair of passes changes nothing (the check starts up): 39 changes.
+        for (rise_fall, expected) in [(3, 0), (2, 39), (1, 39)] {
+            let mut p = Policy::new(&[spec(0, rise_fall, rise_fall, true)]);
+            let mut changes = 0;
+            for i in 0..80 {
+                let o = if pattern[i % 4] {
+                    Observation::Pass
+                } else {
+                    fail()
+                };
+                changes += usize::from(p.observe(0, &o).is_some());
+            }
+            assert_eq!(changes, expected, "rise = fall = {rise_fall}");
+        }
+    }
+
+    #[test]
+    fn weight_zero_gates_fault() {
+        let mut p = Policy::new(&[spec(0, 1, 1, true), spec(-20, 1, 1, true)]);
+        assert_eq!(p.health(&[0, 1]), Health::default());
+        p.observe(0, &fail());
+        assert_eq!(
+            p.health(&[0, 1]),
+            Health {
+                weight: 0,
+                fault: true
+            }
+        );
+        assert_eq!(p.health(&[1]), Health::default(), "not tracked, no effect");
+    }
+
+    #[test]
+    fn negative_weights_apply_while_failing_positive_while_passing() {
+        let mut p = Policy::new(&[spec(-20, 1, 1, true), spec(15, 1, 1, true)]);
+        assert_eq!(p.health(&[0, 1]).weight, 15);
+        p.observe(0, &fail());
+        assert_eq!(p.health(&[0, 1]).weight, -5);
+        p.observe(1, &fail());
+        assert_eq!(p.health(&[0, 1]).weight, -20);
+        assert!(!p.health(&[0, 1]).fault);
+    }
+
+    #[test]
+    fn initial_state_is_the_configured_one() {
+        let p = Policy::new(&[spec(0, 2, 2, false), spec(0, 2, 2, true)]);
+        assert!(p.health(&[0]).fault, "initially down: Fault until it rises");
+        assert!(!p.health(&[1]).fault);
+    }
+
+    #[test]
+    fn file_value_times_weight() {
+        let mut p = Policy::new(&[file(-100)]);
+        assert_eq!(p.health(&[0]).weight, 0, "missing file reads 0");
+        assert_eq!(
+            p.observe(0, &Observation::Value(1)),
+            Some(Change::Value { from: 0, to: 1 })
+        );
+        assert_eq!(p.health(&[0]).weight, -100);
+        assert_eq!(p.observe(0, &Observation::Value(1)), None, "unchanged");
+        p.observe(0, &Observation::Value(-2));
+        assert_eq!(p.health(&[0]).weight, 200);
+        assert_eq!(
+            p.observe(0, &fail()),
+            Some(Change::Value { from: -2, to: 0 }),
+            "unreadable content counts as 0"
+        );
+    }
+
+    #[test]
+    fn file_with_weight_zero_faults_on_non_zero() {
+        let mut p = Policy::new(&[file(0)]);
+        assert!(!p.health(&[0]).fault);
+        p.observe(0, &Observation::Value(3));
+        assert!(p.health(&[0]).fault);
+        assert!(!p.is_up(0));
+    }
+
+    #[test]
+    fn huge_values_saturate() {
+        let mut p = Policy::new(&[file(-254), file(254)]);
+        p.observe(0, &Observation::Value(i64::MAX));
+        assert_eq!(p.health(&[0]).weight, i32::MIN);
+        p.observe(1, &Observation::Value(i64::MAX));
+        assert_eq!(p.health(&[1]).weight, i32::MAX);
+        assert_eq!(
+            p.health(&[0, 1]).weight,
+            -1,
+            "sum saturates per part, not overall"
+        );
+    }
+
+    #[test]
+    fn wrong_sort_and_unknown_checks_are_ignored() {
+        let mut p = Policy::new(&[spec(0, 1, 1, true), file(-1)]);
+        assert_eq!(p.observe(0, &Observation::Value(5)), None);
+        assert_eq!(p.observe(1, &Observation::Pass), None);
+        assert_eq!(p.observe(7, &fail()), None);
+        assert_eq!(p.health(&[0, 1, 7]), Health::default());
+    }
+}

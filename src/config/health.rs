@@ -1,0 +1,598 @@
+//! Validation of the health sections: `checks:`, `track:`, `notify:` and `global:`.
+//!
+//! Split from `validate` (which owns routers and sync groups) because these sections are
+//! about what floatip watches and runs, not about VRRP. Every rule sits next to its
+//! error message. Commands are collected with their position so that the security check
+//! of their files (`track::security`) can point at the line that names them.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::error::did_you_mean;
+use super::schema::{
+    RawCheck, RawCommand, RawGlobal, RawHttp, RawInitial, RawNotify, RawProcess, S,
+};
+use super::validate::{MAX_NAME, Validator, at, interface_name_problem, name_is_valid};
+use super::{CheckKind, CheckSpec, DEFAULT_NOTIFY_TIMEOUT, Global, NotifySpec};
+use crate::config::locate::Position;
+
+/// Interval of script, tcp and http checks when none is given (keepalived's default).
+pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a process check looks for new processes (deaths are seen at once).
+pub const DEFAULT_PROCESS_RESCAN: Duration = Duration::from_millis(500);
+const MIN_CHECK_INTERVAL: Duration = Duration::from_millis(10);
+const MAX_CHECK_INTERVAL: Duration = Duration::from_secs(3600);
+const MIN_RESCAN: Duration = Duration::from_millis(50);
+const MIN_NOTIFY_TIMEOUT: Duration = Duration::from_millis(100);
+const MAX_WEIGHT: i64 = 254;
+const MAX_RISE_FALL: i64 = 100;
+const MAX_PROCESS_MIN: i64 = 10_000;
+/// What a check key must be, for error messages.
+const KINDS: &str = "script, process, tcp, http, interface or file";
+
+/// A command named in the file, for the security check of its executable.
+#[derive(Debug, Clone)]
+pub(super) struct PlacedCommand {
+    pub at: Position,
+    pub key: String,
+    pub program: PathBuf,
+}
+
+/// What the health sections produced.
+#[derive(Debug, Default)]
+pub(super) struct Health {
+    pub global: Global,
+    pub checks: Vec<CheckSpec>,
+    /// Where each check's name is written, for "not tracked" warnings.
+    pub check_at: Vec<Position>,
+    pub commands: Vec<PlacedCommand>,
+}
+
+impl Validator<'_> {
+    pub(super) fn global(&mut self, raw: &RawGlobal) -> Global {
+        let mut global = Global::default();
+        if let Some(user) = &raw.script_user {
+            let name = user.value.trim();
+            let valid = !name.is_empty()
+                && name.len() <= 32
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '$'));
+            if valid {
+                global.script_user = Some(name.to_owned());
+            } else {
+                self.sink.error(
+                    at(&user.referenced),
+                    "global.script_user",
+                    format!("`{}` is not a user name", user.value),
+                    Some("the name of an existing unprivileged user, such as floatip".to_owned()),
+                );
+            }
+        }
+        if let Some(path) = &raw.event_socket {
+            let text = path.value.trim();
+            if text.starts_with('/') && !text.ends_with('/') {
+                global.event_socket = Some(PathBuf::from(text));
+            } else {
+                self.sink.error(
+                    at(&path.referenced),
+                    "global.event_socket",
+                    format!("`{text}` is not an absolute file path"),
+                    Some("a path for a Unix socket, such as /run/floatip/events.sock".to_owned()),
+                );
+            }
+        }
+        global
+    }
+
+    /// The `checks:` section; also remembers the names for `track:`.
+    pub(super) fn checks(&mut self, raw: &[S<RawCheck>], health: &mut Health) {
+        let mut names: HashMap<String, u64> = HashMap::new();
+        for (index, check) in raw.iter().enumerate() {
+            let key = format!("checks[{index}]");
+            let errors_before = self.sink.errors.len();
+            let c = &check.value;
+            let name = c.name.value.trim().to_owned();
+            if !name_is_valid(&name) {
+                self.sink.error(
+                    at(&c.name.referenced),
+                    &format!("{key}.name"),
+                    format!("`{}` is not a valid check name", c.name.value),
+                    Some(format!(
+                        "a name is 1 to {MAX_NAME} letters, digits, `-`, `_` and `.`"
+                    )),
+                );
+            } else if let Some(line) = names.get(&name) {
+                self.sink.error(
+                    at(&c.name.referenced),
+                    &format!("{key}.name"),
+                    format!("check name `{name}` is already used on line {line}"),
+                    Some("check names are unique".to_owned()),
+                );
+            } else {
+                names.insert(name.clone(), c.name.referenced.line());
+            }
+            let kind = self.check_kind(&key, check, health);
+            let weight = match &c.weight {
+                None => 0,
+                Some(w) if (-MAX_WEIGHT..=MAX_WEIGHT).contains(&w.value) => w.value as i32,
+                Some(w) => {
+                    self.sink.error(
+                        at(&w.referenced),
+                        &format!("{key}.weight"),
+                        format!("weight {} is out of range", w.value),
+                        Some(format!(
+                            "a weight is -{MAX_WEIGHT}..={MAX_WEIGHT}: 0 puts the routers in Fault while the check fails, \
+                             a negative weight is added to the priority while it fails, a positive one while it passes"
+                        )),
+                    );
+                    0
+                }
+            };
+            let counter = |v: &mut Self, field: &str, raw: &Option<S<i64>>| -> u32 {
+                match raw {
+                    None => 1,
+                    Some(n) if (1..=MAX_RISE_FALL).contains(&n.value) => n.value as u32,
+                    Some(n) => {
+                        v.sink.error(
+                            at(&n.referenced),
+                            &format!("{key}.{field}"),
+                            format!("{field} {} is out of range", n.value),
+                            Some(format!(
+                                "1..={MAX_RISE_FALL} consecutive results before the check changes state"
+                            )),
+                        );
+                        1
+                    }
+                }
+            };
+            let rise = counter(self, "rise", &c.rise);
+            let fall = counter(self, "fall", &c.fall);
+            if let Some(CheckKind::File { .. }) = &kind {
+                for (field, raw) in [("rise", &c.rise), ("fall", &c.fall)] {
+                    if let Some(n) = raw {
+                        self.sink.error(
+                            at(&n.referenced),
+                            &format!("{key}.{field}"),
+                            format!("`{field}` does not apply to a file check"),
+                            Some("a file check's value applies as soon as the file changes; remove it".to_owned()),
+                        );
+                    }
+                }
+            }
+            let initially_up = matches!(c.initial.as_ref().map(|i| i.value), Some(RawInitial::Up));
+            if self.sink.errors.len() == errors_before
+                && let Some(kind) = kind
+            {
+                health.checks.push(CheckSpec {
+                    name,
+                    kind,
+                    weight,
+                    rise,
+                    fall,
+                    initially_up,
+                });
+                health.check_at.push(at(&c.name.referenced));
+            }
+        }
+    }
+
+    fn check_kind(
+        &mut self,
+        key: &str,
+        check: &S<RawCheck>,
+        health: &mut Health,
+    ) -> Option<CheckKind> {
+        let c = &check.value;
+        let given: Vec<(&str, Position)> = [
+            ("script", c.script.as_ref().map(|v| at(&v.referenced))),
+            ("process", c.process.as_ref().map(|v| at(&v.referenced))),
+            ("tcp", c.tcp.as_ref().map(|v| at(&v.referenced))),
+            ("http", c.http.as_ref().map(|v| at(&v.referenced))),
+            ("interface", c.interface.as_ref().map(|v| at(&v.referenced))),
+            ("file", c.file.as_ref().map(|v| at(&v.referenced))),
+        ]
+        .into_iter()
+        .filter_map(|(k, p)| p.map(|p| (k, p)))
+        .collect();
+        match given.as_slice() {
+            [] => {
+                self.sink.error(
+                    at(&check.referenced),
+                    key,
+                    "a check needs one of script, process, tcp, http, interface or file",
+                    Some("e.g. `process: haproxy`, or `http: {address: 127.0.0.1, port: 8404, path: /healthz}`".to_owned()),
+                );
+                return None;
+            }
+            [_] => {}
+            [_, (second, position), ..] => {
+                self.sink.error(
+                    *position,
+                    &format!("{key}.{second}"),
+                    format!(
+                        "a check has exactly one of {KINDS}; this one also has `{}`",
+                        given[0].0
+                    ),
+                    Some("write a separate check for each thing to watch".to_owned()),
+                );
+                return None;
+            }
+        }
+        let timed = c.script.is_some() || c.tcp.is_some() || c.http.is_some();
+        if !timed {
+            for (field, raw) in [("interval", &c.interval), ("timeout", &c.timeout)] {
+                if let Some(raw) = raw {
+                    self.sink.error(
+                        at(&raw.referenced),
+                        &format!("{key}.{field}"),
+                        format!("`{field}` applies to script, tcp and http checks only"),
+                        Some(format!(
+                            "a {} check is event-driven; remove `{field}`",
+                            given[0].0
+                        )),
+                    );
+                }
+            }
+        }
+        let interval = c
+            .interval
+            .as_ref()
+            .and_then(|text| {
+                self.duration_in(
+                    text,
+                    &format!("{key}.interval"),
+                    MIN_CHECK_INTERVAL,
+                    MAX_CHECK_INTERVAL,
+                    "a check interval is 10ms..1h",
+                )
+            })
+            .unwrap_or(DEFAULT_CHECK_INTERVAL);
+        let timeout = c
+            .timeout
+            .as_ref()
+            .and_then(|text| {
+                self.duration_in(
+                    text,
+                    &format!("{key}.timeout"),
+                    MIN_CHECK_INTERVAL,
+                    MAX_CHECK_INTERVAL,
+                    "a check timeout is 10ms..1h; a check still running then fails",
+                )
+            })
+            .unwrap_or(interval);
+
+        if let Some(script) = &c.script {
+            let argv = self.command(&format!("{key}.script"), script, health)?;
+            return Some(CheckKind::Script {
+                command: argv,
+                interval,
+                timeout,
+            });
+        }
+        if let Some(process) = &c.process {
+            return self.process(&format!("{key}.process"), process);
+        }
+        if let Some(tcp) = &c.tcp {
+            let k = format!("{key}.tcp");
+            let target = self.target(&k, &tcp.value.address, &tcp.value.port)?;
+            return Some(CheckKind::Tcp {
+                target,
+                interval,
+                timeout,
+            });
+        }
+        if let Some(http) = &c.http {
+            return self.http(&format!("{key}.http"), &http.value, interval, timeout);
+        }
+        if let Some(interface) = &c.interface {
+            let name = interface.value.trim();
+            if let Some(problem) = interface_name_problem(name) {
+                self.sink.error(
+                    at(&interface.referenced),
+                    &format!("{key}.interface"),
+                    problem,
+                    Some("the interface whose link state to watch, such as eth1".to_owned()),
+                );
+                return None;
+            }
+            return Some(CheckKind::Interface {
+                name: name.to_owned(),
+            });
+        }
+        if let Some(file) = &c.file {
+            let text = file.value.trim();
+            if !text.starts_with('/') || text.ends_with('/') {
+                self.sink.error(
+                    at(&file.referenced),
+                    &format!("{key}.file"),
+                    format!("`{text}` is not an absolute file path"),
+                    Some("e.g. /run/floatip/drain; `echo 1 > /run/floatip/drain` then drains the node".to_owned()),
+                );
+                return None;
+            }
+            return Some(CheckKind::File {
+                path: PathBuf::from(text),
+            });
+        }
+        None
+    }
+
+    fn process(&mut self, key: &str, raw: &S<RawProcess>) -> Option<CheckKind> {
+        let (name, name_at, min, rescan) = match &raw.value {
+            RawProcess::Name(name) => (name.trim(), at(&raw.referenced), None, None),
+            RawProcess::Long(map) => (
+                map.name.value.trim(),
+                at(&map.name.referenced),
+                map.min.as_ref(),
+                map.rescan.as_ref(),
+            ),
+        };
+        let errors_before = self.sink.errors.len();
+        if name.is_empty() || name.contains('/') || name.len() > 255 {
+            self.sink.error(
+                name_at,
+                key,
+                format!("`{name}` is not a process name"),
+                Some(
+                    "the name in /proc/PID/comm, as `ps -o comm` shows it, such as haproxy"
+                        .to_owned(),
+                ),
+            );
+        }
+        let min = match min {
+            None => 1,
+            Some(m) if (1..=MAX_PROCESS_MIN).contains(&m.value) => m.value as u32,
+            Some(m) => {
+                self.sink.error(
+                    at(&m.referenced),
+                    &format!("{key}.min"),
+                    format!("min {} is out of range", m.value),
+                    Some(format!(
+                        "the fewest processes of that name that count as healthy, 1..={MAX_PROCESS_MIN}"
+                    )),
+                );
+                1
+            }
+        };
+        let rescan = rescan
+            .and_then(|text| {
+                self.duration_in(
+                    text,
+                    &format!("{key}.rescan"),
+                    MIN_RESCAN,
+                    MAX_CHECK_INTERVAL,
+                    "how often to look for new processes, 50ms..1h (a death is seen at once)",
+                )
+            })
+            .unwrap_or(DEFAULT_PROCESS_RESCAN);
+        (self.sink.errors.len() == errors_before).then(|| CheckKind::Process {
+            name: name.to_owned(),
+            min,
+            rescan,
+        })
+    }
+
+    fn target(&mut self, key: &str, address: &S<String>, port: &S<i64>) -> Option<SocketAddr> {
+        let ip: Option<IpAddr> = match address.value.trim().parse() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                self.sink.error(
+                    at(&address.referenced),
+                    &format!("{key}.address"),
+                    format!("`{}` is not an IPv4 or IPv6 address", address.value.trim()),
+                    Some("the address HAProxy listens on, such as 127.0.0.1 (names are not resolved)".to_owned()),
+                );
+                None
+            }
+        };
+        let port = match u16::try_from(port.value) {
+            Ok(p) if p >= 1 => Some(p),
+            _ => {
+                self.sink.error(
+                    at(&port.referenced),
+                    &format!("{key}.port"),
+                    format!("port {} is out of range", port.value),
+                    Some("a TCP port is 1..=65535".to_owned()),
+                );
+                None
+            }
+        };
+        Some(SocketAddr::new(ip?, port?))
+    }
+
+    fn http(
+        &mut self,
+        key: &str,
+        raw: &RawHttp,
+        interval: Duration,
+        timeout: Duration,
+    ) -> Option<CheckKind> {
+        let errors_before = self.sink.errors.len();
+        let target = self.target(key, &raw.address, &raw.port);
+        let path = match &raw.path {
+            None => "/".to_owned(),
+            Some(p) => {
+                let text = p.value.trim();
+                if !text.starts_with('/')
+                    || text.chars().any(|c| c.is_whitespace() || c.is_control())
+                {
+                    self.sink.error(
+                        at(&p.referenced),
+                        &format!("{key}.path"),
+                        format!("`{text}` is not a request path"),
+                        Some(
+                            "a path starting with `/`, without spaces, such as /healthz".to_owned(),
+                        ),
+                    );
+                }
+                text.to_owned()
+            }
+        };
+        let host = raw.host.as_ref().map(|h| {
+            let text = h.value.trim();
+            if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                self.sink.error(
+                    at(&h.referenced),
+                    &format!("{key}.host"),
+                    format!("`{text}` is not a Host header value"),
+                    Some("a host name such as www.example.com; default: the address".to_owned()),
+                );
+            }
+            text.to_owned()
+        });
+        let expect = match &raw.expect {
+            None => 200,
+            Some(e) if (100..=599).contains(&e.value) => e.value as u16,
+            Some(e) => {
+                self.sink.error(
+                    at(&e.referenced),
+                    &format!("{key}.expect"),
+                    format!("{} is not an HTTP status", e.value),
+                    Some("the status that means healthy, 100..=599; default 200".to_owned()),
+                );
+                200
+            }
+        };
+        if self.sink.errors.len() != errors_before {
+            return None;
+        }
+        Some(CheckKind::Http {
+            target: target?,
+            host,
+            path,
+            expect,
+            interval,
+            timeout,
+        })
+    }
+
+    /// A command line or argument list; the program must be an absolute path.
+    fn command(
+        &mut self,
+        key: &str,
+        raw: &S<RawCommand>,
+        health: &mut Health,
+    ) -> Option<Vec<String>> {
+        let argv: Vec<String> = match &raw.value {
+            RawCommand::Line(line) => line.split_whitespace().map(str::to_owned).collect(),
+            RawCommand::Args(args) => args.clone(),
+        };
+        let Some(program) = argv.first() else {
+            self.sink.error(
+                at(&raw.referenced),
+                key,
+                "the command is empty",
+                Some("e.g. `/usr/local/bin/check-haproxy --fast`".to_owned()),
+            );
+            return None;
+        };
+        if !program.starts_with('/') {
+            self.sink.error(
+                at(&raw.referenced),
+                key,
+                format!("`{program}` is not an absolute path"),
+                Some(format!(
+                    "commands run without a shell and without searching PATH; write the full path, e.g. /usr/bin/{program}"
+                )),
+            );
+            return None;
+        }
+        health.commands.push(PlacedCommand {
+            at: at(&raw.referenced),
+            key: key.to_owned(),
+            program: PathBuf::from(program),
+        });
+        Some(argv)
+    }
+
+    pub(super) fn notify(
+        &mut self,
+        key: &str,
+        raw: &S<RawNotify>,
+        health: &mut Health,
+    ) -> Option<NotifySpec> {
+        let n = &raw.value;
+        let errors_before = self.sink.errors.len();
+        let mut one = |v: &mut Self, field: &str, command: &Option<S<RawCommand>>| {
+            command
+                .as_ref()
+                .and_then(|c| v.command(&format!("{key}.{field}"), c, health))
+        };
+        let spec = NotifySpec {
+            command: one(self, "command", &n.command),
+            master: one(self, "master", &n.master),
+            backup: one(self, "backup", &n.backup),
+            fault: one(self, "fault", &n.fault),
+            stop: one(self, "stop", &n.stop),
+            timeout: n
+                .timeout
+                .as_ref()
+                .and_then(|text| {
+                    self.duration_in(
+                        text,
+                        &format!("{key}.timeout"),
+                        MIN_NOTIFY_TIMEOUT,
+                        MAX_CHECK_INTERVAL,
+                        "a hook still running after this is killed; 100ms..1h",
+                    )
+                })
+                .unwrap_or(DEFAULT_NOTIFY_TIMEOUT),
+        };
+        let any = [&n.command, &n.master, &n.backup, &n.fault, &n.stop]
+            .iter()
+            .any(|c| c.is_some());
+        if !any {
+            self.sink.error(
+                at(&raw.referenced),
+                key,
+                "notify names no command",
+                Some("give `command` (run with TYPE NAME STATE PRIORITY, like keepalived's notify) and/or `master`, `backup`, `fault`, `stop`".to_owned()),
+            );
+        }
+        (self.sink.errors.len() == errors_before).then_some(spec)
+    }
+
+    /// A `track:` list: names of checks, each once.
+    pub(super) fn track(
+        &mut self,
+        key: &str,
+        raw: &S<Vec<S<String>>>,
+        checks: &[&str],
+    ) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for (index, entry) in raw.value.iter().enumerate() {
+            let name = entry.value.trim();
+            let entry_key = format!("{key}[{index}]");
+            if !checks.contains(&name) {
+                let mut help = Vec::new();
+                if let Some(close) = did_you_mean(name, checks) {
+                    help.push(format!("did you mean `{close}`?"));
+                }
+                if checks.is_empty() {
+                    help.push("define checks in a top-level `checks:` list".to_owned());
+                } else {
+                    help.push(format!("checks defined: {}", checks.join(", ")));
+                }
+                self.sink.error(
+                    at(&entry.referenced),
+                    &entry_key,
+                    format!("no check is named `{name}`"),
+                    Some(help.join("\n")),
+                );
+            } else if names.iter().any(|n| n == name) {
+                self.sink.error(
+                    at(&entry.referenced),
+                    &entry_key,
+                    format!("check `{name}` is listed twice"),
+                    None,
+                );
+            } else {
+                names.push(name.to_owned());
+            }
+        }
+        names
+    }
+}

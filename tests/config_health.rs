@@ -1,0 +1,370 @@
+//! The health sections of the configuration: `checks:`, `track:`, `notify:`, `global:`.
+//! Defaults are applied, every kind parses, every rule reports file:line:column and key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use floatip::config::{self, CheckKind, Config, ConfigError, Diagnostic, Severity};
+
+const FILE: &str = "/etc/floatip/floatip.yaml";
+
+fn yaml(lines: &[&str]) -> String {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
+}
+
+/// A router on lines 1-6 tracking `haproxy`, then `extra` from line 7 on.
+fn with(extra: &[&str]) -> String {
+    let mut lines = vec![
+        "routers:",
+        "  - name: web",
+        "    interface: eth0",
+        "    vrid: 51",
+        "    addresses: [192.0.2.100/24]",
+        "    track: [haproxy]",
+    ];
+    lines.extend_from_slice(extra);
+    yaml(&lines)
+}
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    config::parse(text, Path::new(FILE))
+}
+
+fn ok(text: &str) -> Config {
+    parse(text).unwrap_or_else(|e| panic!("expected a valid config, got:\n{e}"))
+}
+
+fn one_error(text: &str) -> Diagnostic {
+    match parse(text) {
+        Ok(c) => panic!("expected an error, got {c:#?}"),
+        Err(e) => {
+            let d = e.diagnostics();
+            assert_eq!(d.len(), 1, "expected one error, got:\n{e}");
+            d[0].clone()
+        }
+    }
+}
+
+#[track_caller]
+fn assert_diag(d: &Diagnostic, line: u64, column: u64, key: &str, part: &str) {
+    assert_eq!(
+        (d.line, d.column, d.key.as_str()),
+        (line, column, key),
+        "{d}"
+    );
+    assert!(d.message.contains(part), "{:?} lacks {part:?}", d.message);
+}
+
+#[test]
+fn every_kind_parses_with_its_defaults() {
+    let config = ok(&with(&[
+        "checks:",
+        "  - name: haproxy",
+        "    process: haproxy",
+        "  - name: quorum",
+        "    process: {name: haproxy, min: 2, rescan: 200ms}",
+        "  - name: port",
+        "    tcp: {address: 127.0.0.1, port: 80}",
+        "  - name: health",
+        "    http: {address: 127.0.0.1, port: 8404, path: /healthz, host: lb.example, expect: 204}",
+        "    interval: 100ms",
+        "    rise: 2",
+        "    fall: 3",
+        "    weight: -50",
+        "  - name: uplink",
+        "    interface: eth1",
+        "  - name: drain",
+        "    file: /run/floatip/drain",
+        "    weight: -100",
+        "  - name: custom",
+        "    script: /bin/true --fast",
+        "    timeout: 500ms",
+        "    initial: up",
+    ]));
+    let checks = &config.checks;
+    assert_eq!(checks.len(), 7);
+    assert_eq!(
+        checks[0].kind,
+        CheckKind::Process {
+            name: "haproxy".into(),
+            min: 1,
+            rescan: Duration::from_millis(500)
+        }
+    );
+    assert_eq!(
+        (checks[0].weight, checks[0].rise, checks[0].fall),
+        (0, 1, 1)
+    );
+    assert!(
+        !checks[0].initially_up,
+        "nothing is claimed before it is known"
+    );
+    assert_eq!(
+        checks[1].kind,
+        CheckKind::Process {
+            name: "haproxy".into(),
+            min: 2,
+            rescan: Duration::from_millis(200)
+        }
+    );
+    assert_eq!(
+        checks[2].kind,
+        CheckKind::Tcp {
+            target: "127.0.0.1:80".parse::<SocketAddr>().unwrap(),
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1)
+        }
+    );
+    assert_eq!(
+        checks[3].kind,
+        CheckKind::Http {
+            target: "127.0.0.1:8404".parse().unwrap(),
+            host: Some("lb.example".into()),
+            path: "/healthz".into(),
+            expect: 204,
+            interval: Duration::from_millis(100),
+            timeout: Duration::from_millis(100)
+        }
+    );
+    assert_eq!(
+        (checks[3].weight, checks[3].rise, checks[3].fall),
+        (-50, 2, 3)
+    );
+    assert_eq!(
+        checks[4].kind,
+        CheckKind::Interface {
+            name: "eth1".into()
+        }
+    );
+    assert_eq!(
+        checks[5].kind,
+        CheckKind::File {
+            path: PathBuf::from("/run/floatip/drain")
+        }
+    );
+    assert_eq!(
+        checks[6].kind,
+        CheckKind::Script {
+            command: vec!["/bin/true".into(), "--fast".into()],
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_millis(500)
+        }
+    );
+    assert!(checks[6].initially_up);
+    assert_eq!(config.routers[0].track, vec!["haproxy".to_owned()]);
+    let unused: Vec<_> = config
+        .warnings
+        .iter()
+        .filter(|w| w.severity == Severity::Warning && w.message.contains("not tracked"))
+        .collect();
+    assert_eq!(unused.len(), 6, "{unused:#?}");
+}
+
+#[test]
+fn a_check_has_exactly_one_kind() {
+    let d = one_error(&with(&[
+        "checks:",
+        "  - name: haproxy",
+        "    process: haproxy",
+        "    tcp: {address: 127.0.0.1, port: 80}",
+    ]));
+    assert_diag(&d, 10, 10, "checks[0].tcp", "also has `process`");
+    let d = one_error(&with(&["checks:", "  - name: haproxy", "    weight: -10"]));
+    assert_diag(&d, 8, 5, "checks[0]", "needs one of script, process");
+}
+
+#[test]
+fn track_names_must_exist() {
+    let d = one_error(&with(&[
+        "checks:",
+        "  - name: haproxi",
+        "    process: haproxy",
+    ]));
+    assert_diag(
+        &d,
+        6,
+        13,
+        "routers[0].track[0]",
+        "no check is named `haproxy`",
+    );
+    assert!(
+        d.help
+            .as_deref()
+            .unwrap()
+            .contains("did you mean `haproxi`")
+    );
+}
+
+#[test]
+fn out_of_range_values_are_refused_where_they_are() {
+    let cases: &[(&str, u64, u64, &str, &str)] = &[
+        (
+            "    weight: 255",
+            10,
+            13,
+            "checks[0].weight",
+            "out of range",
+        ),
+        ("    rise: 0", 10, 11, "checks[0].rise", "out of range"),
+        ("    fall: 101", 10, 11, "checks[0].fall", "out of range"),
+        (
+            "    interval: 5ms",
+            10,
+            15,
+            "checks[0].interval",
+            "shorter than 10ms",
+        ),
+    ];
+    for (line, l, c, key, part) in cases {
+        let d = one_error(&with(&[
+            "checks:",
+            "  - name: haproxy",
+            "    tcp: {address: 127.0.0.1, port: 80}",
+            line,
+        ]));
+        assert_diag(&d, *l, *c, key, part);
+    }
+}
+
+#[test]
+fn event_driven_checks_take_no_interval() {
+    let d = one_error(&with(&[
+        "checks:",
+        "  - name: haproxy",
+        "    process: haproxy",
+        "    interval: 1s",
+    ]));
+    assert_diag(
+        &d,
+        10,
+        15,
+        "checks[0].interval",
+        "script, tcp and http checks only",
+    );
+}
+
+#[test]
+fn commands_need_an_absolute_path() {
+    let d = one_error(&with(&[
+        "checks:",
+        "  - name: haproxy",
+        "    script: pidof haproxy",
+    ]));
+    assert_diag(
+        &d,
+        9,
+        13,
+        "checks[0].script",
+        "`pidof` is not an absolute path",
+    );
+    assert!(d.help.as_deref().unwrap().contains("/usr/bin/pidof"));
+}
+
+#[test]
+fn bad_targets_are_all_reported() {
+    let text = with(&[
+        "checks:",
+        "  - name: haproxy",
+        "    http: {address: localhost, port: 0, path: healthz, expect: 700}",
+    ]);
+    let err = parse(&text).expect_err("four errors");
+    let keys: Vec<&str> = err.diagnostics().iter().map(|d| d.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "checks[0].http.address",
+            "checks[0].http.port",
+            "checks[0].http.path",
+            "checks[0].http.expect"
+        ]
+    );
+}
+
+#[test]
+fn notify_hooks_parse_and_need_a_command() {
+    let config = ok(&yaml(&[
+        "routers:",
+        "  - name: web",
+        "    interface: eth0",
+        "    vrid: 51",
+        "    addresses: [192.0.2.100/24]",
+        "    notify:",
+        "      command: /bin/true",
+        "      master: [/bin/echo, became master]",
+        "      timeout: 2s",
+    ]));
+    let notify = config.routers[0].notify.as_ref().unwrap();
+    assert_eq!(notify.command, Some(vec!["/bin/true".to_owned()]));
+    assert_eq!(
+        notify.master,
+        Some(vec!["/bin/echo".to_owned(), "became master".to_owned()])
+    );
+    assert_eq!(notify.backup, None);
+    assert_eq!(notify.timeout, Duration::from_secs(2));
+
+    let d = one_error(&yaml(&[
+        "routers:",
+        "  - name: web",
+        "    interface: eth0",
+        "    vrid: 51",
+        "    addresses: [192.0.2.100/24]",
+        "    notify: {timeout: 2s}",
+    ]));
+    assert_diag(&d, 6, 13, "routers[0].notify", "no command");
+}
+
+#[test]
+fn a_sync_groups_checks_apply_to_its_members() {
+    let config = ok(&yaml(&[
+        "checks:",
+        "  - name: haproxy",
+        "    process: haproxy",
+        "  - name: drain",
+        "    file: /run/floatip/drain",
+        "    weight: -100",
+        "routers:",
+        "  - {name: web, interface: eth0, vrid: 51, addresses: [192.0.2.100/24], track: [drain]}",
+        "  - {name: web6, interface: eth0, vrid: 51, addresses: ['2001:db8::100/64']}",
+        "sync_groups:",
+        "  - name: lb",
+        "    routers: [web, web6]",
+        "    track: [haproxy, drain]",
+        "    notify: {command: /bin/true}",
+    ]))
+    .clone();
+    assert_eq!(config.routers[0].track, vec!["drain", "haproxy"]);
+    assert_eq!(config.routers[1].track, vec!["haproxy", "drain"]);
+    assert!(config.warnings.is_empty(), "{:#?}", config.warnings);
+}
+
+#[test]
+fn global_settings() {
+    let config = ok(&yaml(&[
+        "global:",
+        "  script_user: nobody",
+        "  event_socket: /run/floatip/events.sock",
+        "routers:",
+        "  - {name: web, interface: eth0, vrid: 51, addresses: [192.0.2.100/24]}",
+    ]));
+    assert_eq!(config.global.script_user.as_deref(), Some("nobody"));
+    assert_eq!(
+        config.global.event_socket.as_deref(),
+        Some(Path::new("/run/floatip/events.sock"))
+    );
+    let d = one_error(&yaml(&[
+        "global:",
+        "  event_socket: events.sock",
+        "routers:",
+        "  - {name: web, interface: eth0, vrid: 51, addresses: [192.0.2.100/24]}",
+    ]));
+    assert_diag(
+        &d,
+        2,
+        17,
+        "global.event_socket",
+        "not an absolute file path",
+    );
+}
