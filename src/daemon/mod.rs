@@ -6,6 +6,7 @@
 //! protocol decisions: those are the core's (`crate::proto`).
 
 mod clock;
+mod health;
 mod nft;
 mod ratelimit;
 mod router;
@@ -21,12 +22,17 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use crate::config::{self, Config, ConfigError};
+use crate::config::{self, Config, ConfigError, NotifySpec};
 use crate::net::{NetError, NetEvent, Netlink};
 use crate::proto::fsm::{Action, Event, Router, State};
 use crate::proto::group::SyncGroup;
 use crate::proto::timers::Instant;
+use crate::track::policy::Change;
+use crate::track::{CheckIndex, Observation, RunAs, security};
 use clock::Clock;
+use events::EventSocket;
+use health::Checks;
+use hooks::{HookState, HookType, Hooks};
 use router::{Received, RouterId, RouterIo};
 
 /// Why the daemon could not start or had to stop.
@@ -77,6 +83,56 @@ pub fn run(config_path: &Path) -> Result<(), DaemonError> {
 struct Unit {
     group: SyncGroup,
     ids: Vec<RouterId>,
+    /// The sync group's name (`None` for a lone router).
+    name: Option<String>,
+    /// The state last reported to the group's notify hook: the members' common state.
+    reported: Option<State>,
+}
+
+/// How long the daemon waits at exit for queued notify hooks (the STOP hooks).
+const HOOKS_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The state a notify hook is told about, if any (Initialize is not announced).
+fn hook_state(state: State) -> Option<HookState> {
+    match state {
+        State::Master => Some(HookState::Master),
+        State::Backup => Some(HookState::Backup),
+        State::Fault => Some(HookState::Fault),
+        State::Stopped => Some(HookState::Stop),
+        State::Initialize => None,
+    }
+}
+
+/// Notify hooks by owner, kept over a reload when their definition is unchanged.
+#[derive(Default)]
+struct HookTable<K> {
+    hooks: HashMap<K, (NotifySpec, Hooks)>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> HookTable<K> {
+    /// Make the table hold exactly `wanted`, reusing unchanged entries.
+    fn sync(&mut self, wanted: Vec<(K, String, NotifySpec)>, kind: HookType, run_as: &RunAs) {
+        let mut old = std::mem::take(&mut self.hooks);
+        for (key, name, spec) in wanted {
+            let entry = match old.remove(&key) {
+                Some((old_spec, hooks)) if old_spec == spec => (old_spec, hooks),
+                _ => {
+                    let hooks = Hooks::start(kind, name, spec.clone(), run_as.clone());
+                    (spec, hooks)
+                }
+            };
+            self.hooks.insert(key, entry);
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<&Hooks> {
+        self.hooks.get(key).map(|(_, hooks)| hooks)
+    }
+
+    async fn finish(&mut self, limit: std::time::Duration) {
+        let all: Vec<Hooks> = self.hooks.drain().map(|(_, (_, hooks))| hooks).collect();
+        futures::future::join_all(all.into_iter().map(|hooks| hooks.finish(limit))).await;
+    }
 }
 
 impl Unit {
@@ -103,12 +159,26 @@ struct Daemon {
     nft_table: bool,
     /// SIGTERM or SIGINT received: routers are leaving; exit once all have stopped.
     shutting_down: bool,
+    /// Who runs check scripts and notify hooks.
+    run_as: RunAs,
+    checks: Checks,
+    router_hooks: HookTable<RouterId>,
+    group_hooks: HookTable<String>,
+    events: Option<EventSocket>,
 }
 
 impl Daemon {
     async fn start(config_path: PathBuf, config: Config) -> Result<Daemon, DaemonError> {
         let netlink = Netlink::new().map_err(|e| DaemonError::Setup(e.to_string()))?;
         let (packets_tx, packets_rx) = mpsc::channel(1024);
+        let run_as = resolve_script_user(&config)?;
+        let events = match &config.global.event_socket {
+            Some(path) => Some(EventSocket::bind(path).map_err(|e| {
+                DaemonError::io(format!("event socket {}", path.display()), e)
+            })?),
+            None => None,
+        };
+        let checks = Checks::start(&config.checks, &run_as);
         let mut daemon = Daemon {
             config_path,
             clock: Clock::start(),
@@ -121,10 +191,17 @@ impl Daemon {
             blocked: HashMap::new(),
             nft_table: false,
             shutting_down: false,
+            run_as,
+            checks,
+            router_hooks: HookTable::default(),
+            group_hooks: HookTable::default(),
+            events,
         };
         daemon.remove_stale_nft().await;
         let ids = daemon.open_routers(&config).await?;
         daemon.units = daemon.build_units(&config, ids, HashMap::new());
+        daemon.sync_hooks(&config);
+        daemon.refresh_interface_checks(None).await;
         let now = daemon.clock.now();
         for unit in 0..daemon.units.len() {
             daemon.start_unit(unit, now).await;
@@ -185,6 +262,8 @@ impl Daemon {
             units.push(Unit {
                 group: SyncGroup::new(members),
                 ids: member_ids,
+                name: Some(group.name.clone()),
+                reported: None,
             });
         }
         for spec in &config.routers {
@@ -197,6 +276,8 @@ impl Daemon {
                 units.push(Unit {
                     group: SyncGroup::new(vec![take(id, io)]),
                     ids: vec![id],
+                    name: None,
+                    reported: None,
                 });
             }
         }
@@ -217,6 +298,7 @@ impl Daemon {
                     .step(member, Event::InterfaceDown, now);
                 self.execute(unit, actions).await;
             }
+            self.apply_health(unit, member, now).await;
         }
         let actions = self.units[unit].group.step_all(&Event::Startup, now);
         self.execute(unit, actions).await;
@@ -254,6 +336,7 @@ impl Daemon {
                 _ = sighup.recv() => self.reload().await,
                 _ = sleep => self.on_timer().await,
                 Some(event) = net_events.next() => self.on_net_event(event).await,
+                report = self.checks.next() => self.on_check_report(report).await,
                 Some(packet) = self.packets_rx.recv() => self.on_packet(packet).await,
             }
         }
@@ -296,6 +379,13 @@ impl Daemon {
 
     async fn on_net_event(&mut self, event: NetEvent) {
         let now = self.clock.now();
+        match &event {
+            NetEvent::LinkChanged { index, .. } | NetEvent::LinkRemoved { index } => {
+                self.refresh_interface_checks(Some(*index)).await;
+            }
+            NetEvent::Overrun => self.refresh_interface_checks(None).await,
+            _ => {}
+        }
         match event {
             NetEvent::LinkChanged { index, .. } | NetEvent::LinkRemoved { index } => {
                 self.refresh_links(Some(index), now).await
@@ -398,7 +488,208 @@ impl Daemon {
                 continue;
             };
             io.execute(&action, &self.netlink, self.clock.now()).await;
+            match &action {
+                Action::Transition { from, to, reason } => {
+                    self.on_transition(unit, member, id, *from, *to, &reason.to_string());
+                }
+                Action::PriorityChanged { from, to } => {
+                    self.publish(serde_json::json!({
+                        "event": "priority",
+                        "router": self.router_name(id),
+                        "from": from,
+                        "to": to,
+                    }));
+                }
+                _ => {}
+            }
         }
+        self.report_group_state(unit);
+    }
+
+    fn router_name(&self, id: RouterId) -> &str {
+        self.routers
+            .get(&id)
+            .map(|io| io.spec().name.as_str())
+            .unwrap_or("?")
+    }
+
+    /// A router changed state: its notify hook, then the event stream.
+    fn on_transition(
+        &mut self,
+        unit: usize,
+        member: usize,
+        id: RouterId,
+        from: State,
+        to: State,
+        reason: &str,
+    ) {
+        let priority = self.units[unit]
+            .group
+            .members()
+            .get(member)
+            .map_or(0, Router::effective_priority);
+        if let (Some(hooks), Some(state)) = (self.router_hooks.get(&id), hook_state(to)) {
+            hooks.notify(state, priority);
+        }
+        self.publish(serde_json::json!({
+            "event": "transition",
+            "type": "INSTANCE",
+            "router": self.router_name(id),
+            "from": from.to_string(),
+            "to": to.to_string(),
+            "priority": priority,
+            "reason": reason,
+        }));
+    }
+
+    /// A sync group whose members now all share a new state tells its hook.
+    fn report_group_state(&mut self, unit: usize) {
+        let Some(u) = self.units.get_mut(unit) else {
+            return;
+        };
+        let Some(name) = u.name.clone() else {
+            return;
+        };
+        let mut states = u.group.members().iter().map(Router::state);
+        let Some(first) = states.next() else {
+            return;
+        };
+        if !states.all(|s| s == first) || u.reported == Some(first) {
+            return;
+        }
+        let Some(state) = hook_state(first) else {
+            return;
+        };
+        let from = u.reported.replace(first);
+        if let Some(hooks) = self.group_hooks.get(&name) {
+            hooks.notify(state, 0);
+        }
+        self.publish(serde_json::json!({
+            "event": "transition",
+            "type": "GROUP",
+            "group": name,
+            "from": from.map(|s| s.to_string()),
+            "to": first.to_string(),
+        }));
+    }
+
+    /// One line on the event socket, with the wall-clock time.
+    fn publish(&self, mut event: serde_json::Value) {
+        let Some(socket) = &self.events else {
+            return;
+        };
+        let time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        event["time"] = serde_json::json!((time * 1000.0).round() / 1000.0);
+        socket.publish(&event.to_string());
+    }
+
+    /// The checks a router tracks, by index.
+    fn tracked(&self, id: RouterId) -> Vec<CheckIndex> {
+        self.routers
+            .get(&id)
+            .map(|io| {
+                io.spec()
+                    .track
+                    .iter()
+                    .filter_map(|name| self.checks.index_of(name))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Tell one router what its checks amount to now (the core ignores no-changes).
+    async fn apply_health(&mut self, unit: usize, member: usize, now: Instant) {
+        let Some(&id) = self.units.get(unit).and_then(|u| u.ids.get(member)) else {
+            return;
+        };
+        let health = self.checks.health(&self.tracked(id));
+        let actions = self.units[unit].group.step(
+            member,
+            Event::Health {
+                weight: health.weight,
+                fault: health.fault,
+            },
+            now,
+        );
+        self.execute(unit, actions).await;
+    }
+
+    /// A checker reported: count it, and if the check changed, tell the routers that
+    /// track it.
+    async fn on_check_report(&mut self, report: crate::track::Report) {
+        if let Some((index, change)) = self.checks.on_report(report) {
+            self.check_changed(index, &change).await;
+        }
+    }
+
+    async fn check_changed(&mut self, index: CheckIndex, change: &Change) {
+        let (state, value) = match change {
+            Change::Failing(reason) => (serde_json::json!("failing"), serde_json::json!(reason)),
+            Change::Passing => (serde_json::json!("passing"), serde_json::Value::Null),
+            Change::Value { to, .. } => (serde_json::json!("value"), serde_json::json!(to)),
+        };
+        self.publish(serde_json::json!({
+            "event": "check",
+            "check": self.checks.name(index),
+            "state": state,
+            "detail": value,
+        }));
+        let now = self.clock.now();
+        for unit in 0..self.units.len() {
+            for member in 0..self.units[unit].ids.len() {
+                let id = self.units[unit].ids[member];
+                if self.tracked(id).contains(&index) {
+                    self.apply_health(unit, member, now).await;
+                }
+            }
+        }
+    }
+
+    /// Interface checks: observe the link state of their interface, for the links an
+    /// event names (all of them when `index` is `None`).
+    async fn refresh_interface_checks(&mut self, index: Option<u32>) {
+        for (check, name) in self.checks.interface_checks() {
+            let observation = match self.netlink.link_index(&name).await {
+                Ok(i) if index.is_some_and(|changed| changed != i) => continue,
+                Ok(i) => match self.netlink.link_is_up(i).await {
+                    Ok(true) => Observation::Pass,
+                    Ok(false) => Observation::Fail(format!("{name} is down")),
+                    Err(e) => Observation::Fail(format!("{name}: {e}")),
+                },
+                Err(_) => Observation::Fail(format!("no interface {name}")),
+            };
+            if let Some((index, change)) = self.checks.observe(check, &observation) {
+                self.check_changed(index, &change).await;
+            }
+        }
+    }
+
+    /// Start, keep or replace the notify hooks of the routers and sync groups.
+    fn sync_hooks(&mut self, config: &Config) {
+        let mut routers = Vec::new();
+        for (&id, io) in &self.routers {
+            if io.is_retired() {
+                continue;
+            }
+            if let Some(spec) = &io.spec().notify {
+                routers.push((id, io.spec().name.clone(), spec.clone()));
+            }
+        }
+        self.router_hooks
+            .sync(routers, HookType::Instance, &self.run_as);
+        let groups = config
+            .sync_groups
+            .iter()
+            .filter_map(|g| {
+                g.notify
+                    .as_ref()
+                    .map(|spec| (g.name.clone(), g.name.clone(), spec.clone()))
+            })
+            .collect();
+        self.group_hooks.sync(groups, HookType::Group, &self.run_as);
     }
 
     /// Accept mode off: keep nftables dropping exactly the addresses of the non-owner
@@ -459,7 +750,16 @@ impl Daemon {
                 return;
             }
         };
+        let run_as = match resolve_script_user(&config) {
+            Ok(run_as) => run_as,
+            Err(e) => {
+                error!("reload rejected, the running configuration stays: {e}");
+                return;
+            }
+        };
         info!(config = %self.config_path.display(), "reloading");
+        self.run_as = run_as;
+        self.checks.replace(&config.checks, &self.run_as);
         let now = self.clock.now();
         // Take every running router out of its unit, keyed by id.
         let mut running: HashMap<RouterId, Router> = HashMap::new();
@@ -536,6 +836,8 @@ impl Daemon {
             retiring_units.push(Unit {
                 group: SyncGroup::new(vec![router]),
                 ids: vec![id],
+                name: None,
+                reported: None,
             });
         }
         self.units = self.build_units(&config, ids, running);
@@ -549,9 +851,15 @@ impl Daemon {
                 self.execute(unit, vec![(member, action)]).await;
             }
         }
+        self.sync_hooks(&config);
+        self.refresh_interface_checks(None).await;
         for unit in 0..self.units.len() {
             if self.units[unit].ids.iter().any(|id| new_ids.contains(id)) {
                 self.start_unit(unit, now).await;
+            } else {
+                for member in 0..self.units[unit].ids.len() {
+                    self.apply_health(unit, member, now).await;
+                }
             }
         }
         self.drop_retired();
@@ -562,6 +870,11 @@ impl Daemon {
             io.release_addresses(&self.netlink).await;
             io.log_counters();
         }
+        // The STOP hooks were queued by the transitions to Stopped; let them run.
+        futures::join!(
+            self.router_hooks.finish(HOOKS_AT_EXIT),
+            self.group_hooks.finish(HOOKS_AT_EXIT)
+        );
         if self.nft_table {
             self.blocked.clear();
             self.nft_table = false;
@@ -570,4 +883,15 @@ impl Daemon {
             }
         }
     }
+}
+
+/// The user scripts and hooks run as (`global.script_user`, else the package's user,
+/// else nobody with a warning).
+fn resolve_script_user(config: &Config) -> Result<RunAs, DaemonError> {
+    let (run_as, warning) = security::resolve_user(config.global.script_user.as_deref())
+        .map_err(|e| DaemonError::Setup(format!("global.script_user: {e}")))?;
+    if let Some(warning) = warning {
+        warn!("{warning}");
+    }
+    Ok(run_as)
 }

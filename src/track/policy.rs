@@ -83,6 +83,10 @@ impl Check {
     }
 }
 
+/// One check's state, opaque, as `Policy::save` returns it.
+#[derive(Debug, Clone)]
+pub struct Saved(Option<Check>);
+
 /// The state of every configured check.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -144,6 +148,18 @@ impl Policy {
             Observation::Fail(reason) => Change::Failing(reason.clone()),
             _ => Change::Passing,
         })
+    }
+
+    /// A check's state, to carry it over a reload that keeps the check unchanged.
+    pub fn save(&self, check: CheckIndex) -> Saved {
+        Saved(self.checks.get(check).cloned())
+    }
+
+    /// Put back a state saved from an identical check.
+    pub fn restore(&mut self, check: CheckIndex, saved: Saved) {
+        if let (Some(slot), Some(state)) = (self.checks.get_mut(check), saved.0) {
+            *slot = state;
+        }
     }
 
     /// Whether a pass/fail check currently counts as passing (a file check: reads 0).
@@ -319,6 +335,20 @@ mod tests {
             p.health(&[0, 1]).weight,
             -1,
             "sum saturates per part, not overall"
+        );
+    }
+
+    #[test]
+    fn saved_state_carries_over() {
+        let mut p = Policy::new(&[spec(0, 1, 2, true)]);
+        p.observe(0, &fail());
+        let saved = p.save(0);
+        let mut q = Policy::new(&[spec(0, 1, 2, true)]);
+        q.restore(0, saved);
+        assert_eq!(
+            q.observe(0, &fail()),
+            Some(Change::Failing("down".into())),
+            "the streak of one failure carried over"
         );
     }
 

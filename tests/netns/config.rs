@@ -97,6 +97,8 @@ impl Router {
 pub struct Config {
     pub routers: Vec<Router>,
     pub sync_groups: Vec<(String, Vec<String>)>,
+    /// More top-level YAML, verbatim (`checks:`, `global:`).
+    pub top: Vec<String>,
 }
 
 impl Config {
@@ -104,6 +106,7 @@ impl Config {
         Config {
             routers,
             sync_groups: Vec::new(),
+            top: Vec::new(),
         }
     }
 
@@ -119,8 +122,18 @@ impl Config {
         self
     }
 
+    /// Adds top-level YAML verbatim, e.g. a whole `checks:` section.
+    pub fn top(mut self, yaml: &str) -> Config {
+        self.top.push(yaml.to_string());
+        self
+    }
+
     pub fn to_yaml(&self) -> String {
-        let mut y = String::from("routers:\n");
+        let mut y = self.top.join("\n");
+        if !y.is_empty() && !y.ends_with('\n') {
+            y.push('\n');
+        }
+        y.push_str("routers:\n");
         for r in &self.routers {
             let _ = writeln!(y, "  - name: {}", r.name);
             let _ = writeln!(y, "    interface: {}", r.interface);

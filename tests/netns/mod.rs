@@ -38,6 +38,8 @@
 
 mod config;
 mod daemon;
+mod haproxy;
+mod http;
 mod icmp;
 mod oneshot;
 mod vrrp;
@@ -46,6 +48,10 @@ mod vrrp;
 pub use config::{Config, Router, Unicast, master_down};
 #[allow(unused_imports)]
 pub use daemon::Daemon;
+#[allow(unused_imports)]
+pub use haproxy::HEALTH_PORT;
+#[allow(unused_imports)]
+pub use http::{HttpProber, HttpReport, Probe};
 #[allow(unused_imports)]
 pub use icmp::{PingReport, Pinger};
 #[allow(unused_imports)]
@@ -176,6 +182,23 @@ pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'sta
     })
     .join()
     .unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
+/// Like [`in_netns`], but returns at once: `f` runs in the background on its own thread.
+pub fn spawn_in_netns<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let path = format!("/run/netns/{ns}");
+    let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+    std::thread::spawn(move || {
+        // SAFETY: as in `in_netns`: an open namespace file, this thread only.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        if rc != 0 {
+            panic!("setns({path}): {}", std::io::Error::last_os_error());
+        }
+        f()
+    })
 }
 
 /// Sets network sysctls of namespace `ns` (paths under /proc/sys, e.g.
@@ -847,6 +870,11 @@ impl Node {
     /// not watched like a daemon: exiting is what it is for. Killed on drop.
     pub fn spawn_oneshot(&self, argv: &[&str]) -> OneShot {
         OneShot::spawn(&self.ns, &self.next_daemon_name(), &self.shared.dir, argv)
+    }
+
+    /// The topology's directory (configs, logs), shared by its nodes.
+    pub fn dir_path(&self) -> PathBuf {
+        self.shared.dir.clone()
     }
 
     /// Starts a daemon from a typed [`Config`].

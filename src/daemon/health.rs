@@ -1,0 +1,215 @@
+//! The running health checks: one checker task per configured check, their reports
+//! counted by the pure policy (`track::policy`), and what that means for each router.
+//!
+//! Owns the checker tasks, the channel they report on and the policy's state. A reload
+//! keeps a check whose definition did not change (its task and its state: a reload
+//! must not put a healthy master in Fault until its checks run again) and replaces the
+//! others. Must not step routers: the daemon asks `health(tracked)` and does that.
+
+use std::collections::HashMap;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::config::{CheckKind, CheckSpec};
+use crate::track::policy::{Change, Health, Policy, Saved};
+use crate::track::{CheckIndex, Observation, Report, RunAs, file, probe, process, script};
+
+/// One configured check and its checker.
+struct Running {
+    spec: CheckSpec,
+    /// What its reports carry in `Report::check`: unique for the daemon's life, so that
+    /// a report from a checker replaced by a reload is recognised and dropped.
+    id: usize,
+    /// `None` for interface checks, which the daemon feeds from its netlink watch.
+    task: Option<JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// The checks of the running configuration.
+pub struct Checks {
+    running: Vec<Running>,
+    policy: Policy,
+    next_id: usize,
+    tx: mpsc::UnboundedSender<Report>,
+    rx: mpsc::UnboundedReceiver<Report>,
+}
+
+impl Checks {
+    /// Start a checker for every check.
+    pub fn start(specs: &[CheckSpec], run_as: &RunAs) -> Checks {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut checks = Checks {
+            running: Vec::new(),
+            policy: Policy::new(&[]),
+            next_id: 0,
+            tx,
+            rx,
+        };
+        checks.replace(specs, run_as);
+        checks
+    }
+
+    /// Take a new list of checks: unchanged ones keep running with their state, the
+    /// others start afresh, removed ones stop.
+    pub fn replace(&mut self, specs: &[CheckSpec], run_as: &RunAs) {
+        let mut old: HashMap<String, (Running, Saved)> = HashMap::new();
+        for (index, running) in std::mem::take(&mut self.running).into_iter().enumerate() {
+            let saved = self.policy.save(index);
+            old.insert(running.spec.name.clone(), (running, saved));
+        }
+        let mut policy = Policy::new(specs);
+        for (index, spec) in specs.iter().enumerate() {
+            match old.remove(&spec.name) {
+                Some((running, saved)) if running.spec == *spec => {
+                    policy.restore(index, saved);
+                    self.running.push(running);
+                }
+                _ => {
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    let task = spawn(spec, id, run_as, self.tx.clone());
+                    self.running.push(Running {
+                        spec: spec.clone(),
+                        id,
+                        task,
+                    });
+                }
+            }
+        }
+        // What is left in `old` was removed or changed: dropping it aborts its task.
+        self.policy = policy;
+    }
+
+    /// The index of a check by name.
+    pub fn index_of(&self, name: &str) -> Option<CheckIndex> {
+        self.running.iter().position(|r| r.spec.name == name)
+    }
+
+    pub fn name(&self, index: CheckIndex) -> &str {
+        self.running
+            .get(index)
+            .map(|r| r.spec.name.as_str())
+            .unwrap_or("?")
+    }
+
+    pub fn health(&self, tracked: &[CheckIndex]) -> Health {
+        self.policy.health(tracked)
+    }
+
+    /// The interface checks, by index and interface name.
+    pub fn interface_checks(&self) -> Vec<(CheckIndex, String)> {
+        self.running
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| match &r.spec.kind {
+                CheckKind::Interface { name } => Some((i, name.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The next report from any checker (pending forever when there are none).
+    pub async fn next(&mut self) -> Report {
+        match self.rx.recv().await {
+            Some(report) => report,
+            // We hold a sender, so the channel never closes.
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Count a report from a checker task (its `check` is the task's id); returns the
+    /// check's index and what changed, logging it.
+    pub fn on_report(&mut self, report: Report) -> Option<(CheckIndex, Change)> {
+        let index = self.running.iter().position(|r| r.id == report.check)?;
+        self.observe(index, &report.observation)
+    }
+
+    /// Count an observation made by the daemon itself (interface checks).
+    pub fn observe(
+        &mut self,
+        index: CheckIndex,
+        observation: &Observation,
+    ) -> Option<(CheckIndex, Change)> {
+        let change = self.policy.observe(index, observation)?;
+        let spec = &self.running[index].spec;
+        let kind = spec.kind.as_str();
+        match &change {
+            Change::Failing(reason) => warn!(
+                check = %spec.name,
+                kind,
+                weight = spec.weight,
+                "check failing: {reason}{}",
+                if spec.fall > 1 {
+                    format!(" ({} times in a row)", spec.fall)
+                } else {
+                    String::new()
+                }
+            ),
+            Change::Passing => info!(check = %spec.name, kind, weight = spec.weight, "check passing"),
+            Change::Value { from, to } => {
+                if let Observation::Fail(reason) = observation {
+                    warn!(check = %spec.name, kind, "{reason}: counted as 0");
+                }
+                info!(
+                    check = %spec.name,
+                    kind,
+                    weight = spec.weight,
+                    "value {from} -> {to}"
+                );
+            }
+        }
+        Some((index, change))
+    }
+}
+
+/// Start the checker of one check; interface checks have none (the daemon feeds them).
+fn spawn(
+    spec: &CheckSpec,
+    id: usize,
+    run_as: &RunAs,
+    tx: mpsc::UnboundedSender<Report>,
+) -> Option<JoinHandle<()>> {
+    Some(match &spec.kind {
+        CheckKind::Script {
+            command,
+            interval,
+            timeout,
+        } => script::spawn(id, command.clone(), *interval, *timeout, run_as.clone(), tx),
+        CheckKind::Process { name, min, rescan } => {
+            process::spawn(id, name.clone(), *min, *rescan, tx)
+        }
+        CheckKind::Tcp {
+            target,
+            interval,
+            timeout,
+        } => probe::spawn_tcp(id, *target, *interval, *timeout, tx),
+        CheckKind::Http {
+            target,
+            host,
+            path,
+            expect,
+            interval,
+            timeout,
+        } => probe::spawn_http(
+            id,
+            *target,
+            host.clone(),
+            path.clone(),
+            *expect,
+            *interval,
+            *timeout,
+            tx,
+        ),
+        CheckKind::File { path } => file::spawn(id, path.clone(), tx),
+        CheckKind::Interface { .. } => return None,
+    })
+}
