@@ -7,6 +7,7 @@
 //! never decide anything about VRRP state, and never touch another checker's state.
 
 pub mod policy;
+pub mod security;
 
 use std::path::PathBuf;
 
