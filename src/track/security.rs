@@ -414,6 +414,15 @@ pub(crate) mod test_support {
         pub fn path(&self) -> &Path {
             &self.path
         }
+
+        /// A subdirectory that `run_as` can write (owned by it).
+        pub fn writable_by(&self, name: &str, run_as: &RunAs) -> PathBuf {
+            let dir = self.path.join(name);
+            std::fs::create_dir(&dir).expect("create subdir");
+            std::os::unix::fs::chown(&dir, Some(run_as.uid), Some(run_as.gid))
+                .expect("chown subdir");
+            dir
+        }
     }
 
     impl Drop for TempDir {
@@ -431,6 +440,17 @@ pub(crate) mod test_support {
         super::lookup("nobody")
             .expect("look up nobody")
             .expect("nobody exists")
+    }
+
+    /// The user this process runs as.
+    pub fn current_user() -> RunAs {
+        let uid = nix::unistd::geteuid();
+        let user = nix::unistd::User::from_uid(uid)
+            .expect("look up current user")
+            .expect("current user exists");
+        super::lookup(&user.name)
+            .expect("look up current user")
+            .expect("current user exists")
     }
 }
 
