@@ -8,6 +8,7 @@
 
 pub mod exec;
 pub mod policy;
+pub mod script;
 pub mod security;
 
 use std::path::PathBuf;
