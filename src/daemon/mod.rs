@@ -6,7 +6,9 @@
 //! protocol decisions: those are the core's (`crate::proto`).
 
 mod clock;
+pub mod events;
 mod health;
+pub mod hooks;
 mod nft;
 mod ratelimit;
 mod router;

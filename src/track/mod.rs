@@ -6,7 +6,10 @@
 //! feeds them to the policy and the policy's verdicts to the state machine. Checkers
 //! never decide anything about VRRP state, and never touch another checker's state.
 
+pub mod exec;
 pub mod policy;
+pub mod script;
+pub mod security;
 
 use std::path::PathBuf;
 
