@@ -17,6 +17,7 @@ use super::schema::{
 use super::validate::{MAX_NAME, Validator, at, interface_name_problem, name_is_valid};
 use super::{CheckKind, CheckSpec, DEFAULT_NOTIFY_TIMEOUT, Global, NotifySpec};
 use crate::config::locate::Position;
+use crate::track::security;
 
 /// Interval of script, tcp and http checks when none is given (keepalived's default).
 pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -48,12 +49,15 @@ pub(super) struct Health {
     /// Where each check's name is written, for "not tracked" warnings.
     pub check_at: Vec<Position>,
     pub commands: Vec<PlacedCommand>,
+    /// Where `global.script_user` is written, if it is.
+    pub script_user_at: Option<Position>,
 }
 
 impl Validator<'_> {
-    pub(super) fn global(&mut self, raw: &RawGlobal) -> Global {
+    pub(super) fn global(&mut self, raw: &RawGlobal, health: &mut Health) -> Global {
         let mut global = Global::default();
         if let Some(user) = &raw.script_user {
+            health.script_user_at = Some(at(&user.referenced));
             let name = user.value.trim();
             let valid = !name.is_empty()
                 && name.len() <= 32
@@ -594,5 +598,43 @@ impl Validator<'_> {
             }
         }
         names
+    }
+}
+
+impl Validator<'_> {
+    /// Refuse scripts and hooks that someone other than root or the script user could
+    /// replace (keepalived's `enable_script_security`, always on here), or that the
+    /// script user cannot run. Looks at files, never at the network.
+    pub(super) fn commands_are_safe(&mut self, health: &Health) {
+        if health.commands.is_empty() {
+            return;
+        }
+        let run_as = match security::resolve_user(health.global.script_user.as_deref()) {
+            // The fallback warning (no `floatip` user) is the daemon's to log: it depends
+            // on the machine, not on the file.
+            Ok((run_as, _warning)) => run_as,
+            Err(e) => {
+                self.sink.error(
+                    health.script_user_at.unwrap_or((1, 1)),
+                    "global.script_user",
+                    e,
+                    Some("scripts and hooks run as this user; create it (adduser --system NAME) or name another".to_owned()),
+                );
+                return;
+            }
+        };
+        for command in &health.commands {
+            if let Err(e) = security::check_executable(&command.program, &run_as) {
+                self.sink.error(
+                    command.at,
+                    &command.key,
+                    e,
+                    Some(format!(
+                        "floatip runs scripts and hooks as `{}` and refuses a program that anyone else but root could modify",
+                        run_as.user
+                    )),
+                );
+            }
+        }
     }
 }

@@ -211,7 +211,7 @@ impl Validator<'_> {
     fn config(&mut self, raw: &RawConfig) -> (Vec<RouterSpec>, Vec<SyncGroupSpec>, Health) {
         let mut health = Health::default();
         if let Some(global) = &raw.global {
-            health.global = self.global(&global.value);
+            health.global = self.global(&global.value, &mut health);
         }
         if let Some(checks) = &raw.checks {
             self.checks(&checks.value, &mut health);
@@ -1268,18 +1268,4 @@ impl Validator<'_> {
         }
     }
 
-    /// Refuse scripts and hooks that someone other than root or the script user could
-    /// replace (keepalived's `enable_script_security`, always on here).
-    fn commands_are_safe(&mut self, health: &Health) {
-        for command in &health.commands {
-            if let Err(e) = std::fs::metadata(&command.program) {
-                self.sink.error(
-                    command.at,
-                    &command.key,
-                    format!("{}: {e}", command.program.display()),
-                    Some("the program must exist when the configuration is loaded".to_owned()),
-                );
-            }
-        }
-    }
 }

@@ -359,7 +359,7 @@ pub(crate) mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::track::security::test_support::{TempDir, current_user, is_root, nobody};
+    use crate::track::security::test_support::{TempDir, current_user, is_root, nobody, require_root};
 
     pub fn argv(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| w.to_string()).collect()
@@ -518,9 +518,7 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn runs_as_the_script_user_with_a_clean_environment() {
-        if !is_root() {
-            return;
-        }
+        require_root();
         let nobody = nobody();
         let script = "id -u; id -g; id -G; pwd; env | sort";
         let r = run(&argv(&["/bin/sh", "-c", script]), &nobody, SECOND * 5).await;

@@ -435,6 +435,15 @@ pub(crate) mod test_support {
         nix::unistd::geteuid().is_root()
     }
 
+    /// Tests that chown files or switch users need root; like the namespace tests, they
+    /// fail (never skip) without it.
+    pub fn require_root() {
+        assert!(
+            is_root(),
+            "this test needs root (it chowns files and runs commands as nobody): run it with sudo"
+        );
+    }
+
     /// `nobody` as a `RunAs`.
     pub fn nobody() -> RunAs {
         super::lookup("nobody")
@@ -458,7 +467,7 @@ pub(crate) mod test_support {
 mod tests {
     use std::os::unix::fs::{PermissionsExt, chown, symlink};
 
-    use super::test_support::{TempDir, is_root, nobody};
+    use super::test_support::{TempDir, nobody, require_root};
     use super::*;
 
     fn chmod(path: &Path, mode: u32) {
@@ -525,9 +534,7 @@ mod tests {
 
     #[test]
     fn accepts_root_owned_script_in_tmp() {
-        if !is_root() {
-            return;
-        }
+        require_root();
         let dir = TempDir::new("sec-ok");
         let path = script(dir.path(), "check.sh");
         check_executable(&path, &nobody()).expect("root-owned 0755 under sticky /tmp");
@@ -535,9 +542,7 @@ mod tests {
 
     #[test]
     fn refuses_file_owned_by_someone_else() {
-        if !is_root() {
-            return;
-        }
+        require_root();
         let dir = TempDir::new("sec-owner");
         let path = script(dir.path(), "check.sh");
         chown(&path, Some(ALICE), None).expect("chown");
@@ -548,9 +553,7 @@ mod tests {
 
     #[test]
     fn accepts_file_owned_by_the_script_user() {
-        if !is_root() {
-            return;
-        }
+        require_root();
         let nobody = nobody();
         let dir = TempDir::new("sec-self");
         let path = script(dir.path(), "check.sh");
@@ -561,9 +564,7 @@ mod tests {
 
     #[test]
     fn refuses_group_writable_file_unless_group_root() {
-        if !is_root() {
-            return;
-        }
+        require_root();
         let dir = TempDir::new("sec-gw");
         let path = script(dir.path(), "check.sh");
         chmod(&path, 0o775);
@@ -577,9 +578,7 @@ mod tests {
 
     #[test]
     fn refuses_world_writable_file() {
-        if !is_root() {
-            return;
-        }
+        require_root();
         let dir = TempDir::new("sec-ow");
         let path = script(dir.path(), "check.sh");
         chmod(&path, 0o757);
@@ -590,9 +589,7 @@ mod tests {
 
     #[test]
     fn refuses_unsafe_directories_on_the_way() {
-        if !is_root() {
-            return;
-        }
+        require_root();
         let dir = TempDir::new("sec-dir");
         let sub = dir.path().join("sub");
         fs::create_dir(&sub).expect("mkdir");
@@ -626,9 +623,7 @@ mod tests {
 
     #[test]
     fn checks_both_the_link_and_its_target() {
-        if !is_root() {
-            return;
-        }
+        require_root();
         let dir = TempDir::new("sec-link");
         let bad = dir.path().join("bad");
         fs::create_dir(&bad).expect("mkdir");
@@ -660,9 +655,7 @@ mod tests {
 
     #[test]
     fn refuses_what_the_user_cannot_run() {
-        if !is_root() {
-            return;
-        }
+        require_root();
         let dir = TempDir::new("sec-perm");
         let path = script(dir.path(), "check.sh");
         chmod(&path, 0o744);
@@ -683,9 +676,7 @@ mod tests {
 
     #[test]
     fn counts_symlink_loops() {
-        if !is_root() {
-            return;
-        }
+        require_root();
         let dir = TempDir::new("sec-loop");
         symlink("b", dir.path().join("a")).expect("symlink");
         symlink("a", dir.path().join("b")).expect("symlink");
