@@ -7,6 +7,7 @@
 //! never decide anything about VRRP state, and never touch another checker's state.
 
 pub mod policy;
+pub mod probe;
 pub mod process;
 
 use std::path::PathBuf;
