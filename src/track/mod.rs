@@ -6,6 +6,7 @@
 //! feeds them to the policy and the policy's verdicts to the state machine. Checkers
 //! never decide anything about VRRP state, and never touch another checker's state.
 
+pub mod file;
 pub mod policy;
 pub mod probe;
 pub mod process;
