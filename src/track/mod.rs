@@ -7,7 +7,10 @@
 //! never decide anything about VRRP state, and never touch another checker's state.
 
 pub mod exec;
+pub mod file;
 pub mod policy;
+pub mod probe;
+pub mod process;
 pub mod script;
 pub mod security;
 

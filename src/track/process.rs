@@ -1,0 +1,537 @@
+//! The `process` checker: how many processes of a name (HAProxy) are running, watched
+//! by event rather than by polling.
+//!
+//! Owns one task per check, its pidfds, and the count it reports. It must not decide
+//! anything about VRRP state: it sends `Report`s (Pass when at least `min` processes run,
+//! Fail with the count otherwise) at start and whenever the count changes.
+//!
+//! A death is seen within milliseconds: every matching process is held by a pidfd
+//! (`pidfd_open`, Linux 5.3), which becomes readable the moment the process exits, and
+//! the task awaits that readability. New processes (a restart of HAProxy) are found by
+//! rescanning `/proc` every `rescan`. The netlink process connector would report forks
+//! and execs as events, but it works only in the initial network namespace (and needs
+//! CAP_NET_ADMIN), and floatip may run in another one (containers, the namespace tests),
+//! so the rescan is the mechanism that must always work; it is the only one used here.
+//!
+//! A pidfd refers to exactly one process, never to a later one that reuses its PID: a
+//! PID we hold a pidfd for is the same process only while the pidfd is not readable. A
+//! process is counted only once its pidfd is open and still not readable, so a PID
+//! reused between reading `/proc` and opening the pidfd is never counted by mistake.
+//! Where `pidfd_open` is unavailable (kernel before 5.3, a seccomp filter), matching
+//! processes are counted at each rescan instead, and deaths are seen at the next one.
+
+use std::collections::HashMap;
+use std::fs;
+use std::future::Future;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+use tracing::{debug, warn};
+
+use super::{CheckIndex, Observation, Report};
+
+/// Linux truncates a process name (`comm`) to this many bytes (TASK_COMM_LEN - 1).
+const COMM_LEN: usize = 15;
+/// `PF_KTHREAD` in the flags field of `/proc/PID/stat`: a kernel thread.
+const PF_KTHREAD: u64 = 0x0020_0000;
+
+/// Watch processes named `name`: Pass while at least `min` run, Fail otherwise. Reports
+/// at start and on every change of the count; a death is seen at once (pidfd), a new
+/// process within `rescan`. Ends when `reports`' receiver is dropped; aborting the task
+/// closes every pidfd.
+pub fn spawn(
+    check: CheckIndex,
+    name: String,
+    min: u32,
+    rescan: Duration,
+    reports: UnboundedSender<Report>,
+) -> JoinHandle<()> {
+    tokio::spawn(run(check, name, min, rescan, reports))
+}
+
+/// Resolves with the serial of the watched process once its pidfd is readable (it
+/// exited).
+type Death = Pin<Box<dyn Future<Output = u64> + Send>>;
+
+/// One matching process we count.
+struct Watched {
+    /// Distinguishes this process from a later one with the same PID.
+    serial: u64,
+    /// `None` where pidfds are unavailable: re-verified at every rescan instead.
+    pidfd: Option<Arc<AsyncFd<OwnedFd>>>,
+}
+
+struct Watcher {
+    /// The first `COMM_LEN` bytes of the configured name.
+    comm: Vec<u8>,
+    processes: HashMap<u32, Watched>,
+    deaths: FuturesUnordered<Death>,
+    next_serial: u64,
+    /// Set once `pidfd_open` turned out not to work, so the warning is logged once.
+    pidfd_unavailable: bool,
+}
+
+async fn run(
+    check: CheckIndex,
+    name: String,
+    min: u32,
+    rescan: Duration,
+    reports: UnboundedSender<Report>,
+) {
+    let mut watcher = Watcher {
+        comm: name.as_bytes()[..name.len().min(COMM_LEN)].to_vec(),
+        processes: HashMap::new(),
+        deaths: FuturesUnordered::new(),
+        next_serial: 0,
+        pidfd_unavailable: false,
+    };
+    // The first tick fires at once: that is the initial scan.
+    let mut ticker = tokio::time::interval(rescan.max(Duration::from_millis(1)));
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_count: Option<usize> = None;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => watcher.rescan(),
+            Some(serial) = watcher.deaths.next() => watcher.exited(serial),
+            _ = reports.closed() => return,
+        }
+        let count = watcher.processes.len();
+        if last_count == Some(count) {
+            continue;
+        }
+        last_count = Some(count);
+        let observation = if count >= min as usize {
+            Observation::Pass
+        } else {
+            Observation::Fail(format!("{count} of {min} {name} running"))
+        };
+        debug!(check, process = %name, count, min, "process count changed");
+        if reports.send(Report { check, observation }).is_err() {
+            return;
+        }
+    }
+}
+
+impl Watcher {
+    /// A pidfd became readable: that process is gone.
+    fn exited(&mut self, serial: u64) {
+        self.processes.retain(|pid, watched| {
+            let gone = watched.serial == serial;
+            if gone {
+                debug!(pid, "watched process exited");
+            }
+            !gone
+        });
+    }
+
+    /// Drop what has exited (or, without pidfds, everything, to be re-verified), then
+    /// add every matching process not yet held.
+    fn rescan(&mut self) {
+        self.processes.retain(|_, watched| match &watched.pidfd {
+            Some(pidfd) => !is_readable(pidfd.get_ref()),
+            None => false,
+        });
+        let entries = match fs::read_dir("/proc") {
+            Ok(entries) => entries,
+            Err(error) => {
+                debug!(%error, "cannot list /proc");
+                return;
+            }
+        };
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if self.processes.contains_key(&pid) || !self.matches(pid) {
+                continue;
+            }
+            let pidfd = if self.pidfd_unavailable {
+                None
+            } else {
+                match pidfd_open(pid) {
+                    Ok(fd) => Some(fd),
+                    // It exited since we read its stat.
+                    Err(error) if error.raw_os_error() == Some(libc::ESRCH) => continue,
+                    Err(error) => {
+                        warn!(
+                            %error,
+                            "pidfd_open failed; process deaths will be seen at the next rescan only"
+                        );
+                        self.pidfd_unavailable = true;
+                        None
+                    }
+                }
+            };
+            let pidfd = match pidfd {
+                Some(fd) => {
+                    // Between reading /proc and pidfd_open, the PID may have been reused:
+                    // check again that the process the pidfd holds is the one we want
+                    // and still alive. While the pidfd is not readable, PID names it.
+                    if !self.matches(pid) || is_readable(&fd) {
+                        continue;
+                    }
+                    // SAFETY: an OwnedFd is open until dropped and always yields the same
+                    // descriptor; the AsyncFd owns it.
+                    match unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) } {
+                        Ok(fd) => Some(Arc::new(fd)),
+                        Err(error) => {
+                            let (_, error) = error.into_parts();
+                            debug!(%error, pid, "cannot register pidfd");
+                            continue;
+                        }
+                    }
+                }
+                None => None,
+            };
+            let serial = self.next_serial;
+            self.next_serial += 1;
+            if let Some(pidfd) = &pidfd {
+                let pidfd = Arc::clone(pidfd);
+                self.deaths.push(Box::pin(async move {
+                    // An error here (the reactor going away) ends the wait as if the
+                    // process had exited; the next rescan re-adds it if it still runs.
+                    let _ = pidfd.readable().await;
+                    serial
+                }));
+            }
+            debug!(pid, "watching process");
+            self.processes.insert(pid, Watched { serial, pidfd });
+        }
+        // Futures of processes dropped above resolve at once (their pidfd is readable)
+        // and find nothing to remove; those of the fallback never exist.
+    }
+
+    /// Whether `pid` is a live (not zombie) user-space thread-group leader of our name.
+    fn matches(&self, pid: u32) -> bool {
+        // /proc/PID/stat carries the same `comm` as /proc/PID/comm, plus the state and
+        // flags: one read per process per rescan.
+        let Ok(stat) = fs::read(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        match parse_stat(&stat) {
+            Some(stat) => {
+                stat.comm == self.comm.as_slice()
+                    && stat.state != b'Z'
+                    && stat.state != b'X'
+                    && stat.flags & PF_KTHREAD == 0
+            }
+            None => false,
+        }
+    }
+}
+
+struct Stat<'a> {
+    comm: &'a [u8],
+    state: u8,
+    flags: u64,
+}
+
+/// `PID (comm) S ppid pgrp session tty tpgid flags ...`; comm may hold spaces and
+/// parentheses, so it ends at the last `)`.
+fn parse_stat(stat: &[u8]) -> Option<Stat<'_>> {
+    let open = stat.iter().position(|&b| b == b'(')?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let comm = stat.get(open + 1..close)?;
+    let rest = std::str::from_utf8(stat.get(close + 1..)?).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    let state = *fields.next()?.as_bytes().first()?;
+    let flags = fields.nth(5)?.parse().ok()?;
+    Some(Stat { comm, state, flags })
+}
+
+fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a PID and flags and returns a new file descriptor or -1;
+    // no memory is passed.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the syscall succeeded, so `fd` is a new descriptor that nothing else owns.
+    // pidfds are always close-on-exec.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+}
+
+/// Whether a pidfd is readable now (its process exited), without waiting.
+fn is_readable(fd: &OwnedFd) -> bool {
+    let mut poll_fd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, timeout 0: poll only writes `revents`.
+    let ready = unsafe { libc::poll(&mut poll_fd, 1, 0) };
+    ready > 0 && poll_fd.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+    use std::process::{Child, Command};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Instant;
+    use tokio::sync::mpsc::{self, UnboundedReceiver};
+
+    /// A directory with a symlink to /bin/sleep under a unique name: a process started
+    /// through it has that name as its comm (the kernel takes it from the path given to
+    /// execve).
+    struct Sleeper {
+        dir: PathBuf,
+        name: String,
+    }
+
+    impl Sleeper {
+        fn new() -> Sleeper {
+            static NEXT: AtomicU32 = AtomicU32::new(0);
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let name = format!("fip{}x{n}", std::process::id());
+            let dir = std::env::temp_dir().join(format!("floatip-proc-{name}"));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            std::os::unix::fs::symlink("/bin/sleep", dir.join(&name)).unwrap();
+            Sleeper { dir, name }
+        }
+
+        fn start(&self) -> Child {
+            Command::new(self.dir.join(&self.name))
+                .arg("300")
+                .spawn()
+                .unwrap()
+        }
+    }
+
+    impl Drop for Sleeper {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// Kills and reaps on drop, so a failing test leaves no process behind.
+    struct Reaped(Vec<Child>);
+
+    impl Drop for Reaped {
+        fn drop(&mut self) {
+            for child in &mut self.0 {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+
+    async fn next(rx: &mut UnboundedReceiver<Report>, within: Duration) -> Observation {
+        match tokio::time::timeout(within, rx.recv()).await {
+            Ok(Some(report)) => report.observation,
+            Ok(None) => panic!("checker ended"),
+            Err(_) => panic!("no report within {within:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn death_is_seen_at_once_and_a_restart_within_rescan() {
+        let sleeper = Sleeper::new();
+        let mut children = Reaped(vec![sleeper.start()]);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let rescan = Duration::from_millis(200);
+        let task = spawn(7, sleeper.name.clone(), 1, rescan, tx);
+        let first = next(&mut rx, Duration::from_secs(2)).await;
+        assert_eq!(first, Observation::Pass);
+
+        let killed_at = Instant::now();
+        children.0[0].kill().unwrap();
+        let report = tokio::time::timeout(Duration::from_secs(1), rx.recv())
+            .await
+            .expect("a death must be seen within 1 s")
+            .unwrap();
+        let latency = killed_at.elapsed();
+        println!("process death seen after {latency:?}");
+        assert_eq!(report.check, 7);
+        assert_eq!(
+            report.observation,
+            Observation::Fail(format!("0 of 1 {} running", sleeper.name))
+        );
+        assert!(latency < Duration::from_millis(100), "took {latency:?}");
+        // The dead child is a zombie until reaped: it must not be counted at the next
+        // rescans either.
+        assert!(
+            tokio::time::timeout(rescan * 3, rx.recv()).await.is_err(),
+            "a zombie was counted"
+        );
+        children.0[0].wait().unwrap();
+
+        let started_at = Instant::now();
+        children.0.push(sleeper.start());
+        let report = next(&mut rx, rescan + Duration::from_secs(1)).await;
+        println!("new process seen after {:?}", started_at.elapsed());
+        assert_eq!(report, Observation::Pass);
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn quorum_counts_processes() {
+        let sleeper = Sleeper::new();
+        let mut children = Reaped(vec![sleeper.start()]);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let rescan = Duration::from_millis(100);
+        let task = spawn(0, sleeper.name.clone(), 2, rescan, tx);
+        let fail = |n| Observation::Fail(format!("{n} of 2 {} running", sleeper.name));
+        assert_eq!(next(&mut rx, Duration::from_secs(2)).await, fail(1));
+        children.0.push(sleeper.start());
+        assert_eq!(
+            next(&mut rx, Duration::from_secs(2)).await,
+            Observation::Pass
+        );
+        children.0.push(sleeper.start());
+        // 3 >= 2: still Pass, reported because the count changed.
+        assert_eq!(
+            next(&mut rx, Duration::from_secs(2)).await,
+            Observation::Pass
+        );
+        children.0[0].kill().unwrap();
+        assert_eq!(
+            next(&mut rx, Duration::from_secs(1)).await,
+            Observation::Pass
+        );
+        children.0[1].kill().unwrap();
+        assert_eq!(next(&mut rx, Duration::from_secs(1)).await, fail(1));
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn a_zombie_is_not_counted_at_start() {
+        let sleeper = Sleeper::new();
+        let mut children = Reaped(vec![sleeper.start(), sleeper.start()]);
+        children.0[0].kill().unwrap();
+        // Wait until it is a zombie (not yet reaped: we hold it).
+        let pid = children.0[0].id();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let stat = fs::read(format!("/proc/{pid}/stat")).unwrap();
+            if parse_stat(&stat).unwrap().state == b'Z' {
+                break;
+            }
+            assert!(Instant::now() < deadline, "child did not die");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let task = spawn(0, sleeper.name.clone(), 2, Duration::from_millis(100), tx);
+        assert_eq!(
+            next(&mut rx, Duration::from_secs(2)).await,
+            Observation::Fail(format!("1 of 2 {} running", sleeper.name))
+        );
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn a_long_name_matches_its_truncated_comm() {
+        let sleeper = Sleeper::new();
+        // Rename the link to a name longer than 15 bytes.
+        let long = format!("{}-with-a-long-tail", sleeper.name);
+        fs::rename(sleeper.dir.join(&sleeper.name), sleeper.dir.join(&long)).unwrap();
+        let child = Command::new(sleeper.dir.join(&long))
+            .arg("300")
+            .spawn()
+            .unwrap();
+        let _children = Reaped(vec![child]);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let task = spawn(0, long, 1, Duration::from_millis(100), tx);
+        assert_eq!(
+            next(&mut rx, Duration::from_secs(2)).await,
+            Observation::Pass
+        );
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn ends_when_the_receiver_is_dropped_and_abort_closes_the_pidfds() {
+        let sleeper = Sleeper::new();
+        let _children = Reaped(vec![sleeper.start(), sleeper.start()]);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let task = spawn(0, sleeper.name.clone(), 1, Duration::from_millis(50), tx);
+        assert_eq!(
+            next(&mut rx, Duration::from_secs(2)).await,
+            Observation::Pass
+        );
+        drop(rx);
+        tokio::time::timeout(Duration::from_secs(2), task)
+            .await
+            .expect("the checker must end when nobody listens")
+            .unwrap();
+
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let task = spawn(0, sleeper.name.clone(), 1, Duration::from_millis(50), tx);
+        assert_eq!(
+            next(&mut rx, Duration::from_secs(2)).await,
+            Observation::Pass
+        );
+        task.abort();
+        let _ = task.await;
+        // Other tests run in parallel and hold pidfds of their own: only check that
+        // ours went away, with a deadline.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while pidfds_of(&sleeper.name) > 0 {
+            assert!(Instant::now() < deadline, "pidfds left open after abort");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Open pidfds of this test process that hold a process named `name`.
+    fn pidfds_of(name: &str) -> usize {
+        fds_matching(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|c| c.trim_end() == name)
+                .unwrap_or(false)
+        })
+    }
+
+    fn fds_matching(mut keep: impl FnMut(&str) -> bool) -> usize {
+        let mut n = 0;
+        for entry in fs::read_dir("/proc/self/fd").unwrap().flatten() {
+            let Ok(target) = fs::read_link(entry.path()) else {
+                continue;
+            };
+            if target.to_string_lossy() != "anon_inode:[pidfd]" {
+                continue;
+            }
+            let fdinfo = fs::read_to_string(format!(
+                "/proc/self/fdinfo/{}",
+                entry.file_name().to_string_lossy()
+            ))
+            .unwrap_or_default();
+            let pid = fdinfo
+                .lines()
+                .find_map(|l| l.strip_prefix("Pid:"))
+                .map(str::trim)
+                .unwrap_or("");
+            if keep(pid) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn stat_parsing_handles_odd_names() {
+        let stat = b"42 (a) b) c) S 1 42 42 0 -1 4194560 120 0 0 0";
+        let parsed = parse_stat(stat).unwrap();
+        assert_eq!(parsed.comm, b"a) b) c");
+        assert_eq!(parsed.state, b'S');
+        assert_eq!(parsed.flags, 4194560);
+        let kthread = b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0";
+        assert_ne!(parse_stat(kthread).unwrap().flags & PF_KTHREAD, 0);
+        assert!(parse_stat(b"garbage").is_none());
+    }
+}
