@@ -630,7 +630,7 @@ impl Validator<'_> {
                     &command.key,
                     e,
                     Some(format!(
-                        "floatip runs scripts and hooks as `{}` and refuses a program that anyone else but root could modify",
+                        "scripts and hooks run as `{}`; only root and that user may be able to modify them or a directory above them",
                         run_as.user
                     )),
                 );

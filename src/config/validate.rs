@@ -1267,5 +1267,4 @@ impl Validator<'_> {
             }
         }
     }
-
 }

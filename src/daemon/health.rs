@@ -154,7 +154,9 @@ impl Checks {
                     String::new()
                 }
             ),
-            Change::Passing => info!(check = %spec.name, kind, weight = spec.weight, "check passing"),
+            Change::Passing => {
+                info!(check = %spec.name, kind, weight = spec.weight, "check passing")
+            }
             Change::Value { from, to } => {
                 if let Observation::Fail(reason) = observation {
                     warn!(check = %spec.name, kind, "{reason}: counted as 0");

@@ -106,9 +106,16 @@ fn hook_state(state: State) -> Option<HookState> {
 }
 
 /// Notify hooks by owner, kept over a reload when their definition is unchanged.
-#[derive(Default)]
 struct HookTable<K> {
     hooks: HashMap<K, (NotifySpec, Hooks)>,
+}
+
+impl<K> Default for HookTable<K> {
+    fn default() -> Self {
+        HookTable {
+            hooks: HashMap::new(),
+        }
+    }
 }
 
 impl<K: std::hash::Hash + Eq + Clone> HookTable<K> {
@@ -175,9 +182,10 @@ impl Daemon {
         let (packets_tx, packets_rx) = mpsc::channel(1024);
         let run_as = resolve_script_user(&config)?;
         let events = match &config.global.event_socket {
-            Some(path) => Some(EventSocket::bind(path).map_err(|e| {
-                DaemonError::io(format!("event socket {}", path.display()), e)
-            })?),
+            Some(path) => Some(
+                EventSocket::bind(path)
+                    .map_err(|e| DaemonError::io(format!("event socket {}", path.display()), e))?,
+            ),
             None => None,
         };
         let checks = Checks::start(&config.checks, &run_as);

@@ -359,7 +359,9 @@ pub(crate) mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::track::security::test_support::{TempDir, current_user, is_root, nobody, require_root};
+    use crate::track::security::test_support::{
+        TempDir, current_user, is_root, nobody, require_root,
+    };
 
     pub fn argv(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| w.to_string()).collect()

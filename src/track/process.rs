@@ -79,6 +79,8 @@ struct Watcher {
     next_serial: u64,
     /// Set once `pidfd_open` turned out not to work, so the warning is logged once.
     pidfd_unavailable: bool,
+    /// Our network namespace (the inode of /proc/self/ns/net), if readable.
+    netns: Option<u64>,
 }
 
 async fn run(
@@ -94,6 +96,7 @@ async fn run(
         deaths: FuturesUnordered::new(),
         next_serial: 0,
         pidfd_unavailable: false,
+        netns: netns_of("self"),
     };
     // The first tick fires at once: that is the initial scan.
     let mut ticker = tokio::time::interval(rescan.max(Duration::from_millis(1)));
@@ -228,10 +231,31 @@ impl Watcher {
                     && stat.state != b'Z'
                     && stat.state != b'X'
                     && stat.flags & PF_KTHREAD == 0
+                    && self.same_netns(pid)
             }
             None => false,
         }
     }
+
+    /// A HAProxy in another network namespace does not serve our addresses (several
+    /// load balancers in namespaces of one host, as in the tests, each watch their own).
+    /// Where the namespace cannot be read (another user's process, without
+    /// CAP_SYS_PTRACE: the packaged daemon and HAProxy run as different users, in one
+    /// namespace) the process counts.
+    fn same_netns(&self, pid: u32) -> bool {
+        match (self.netns, netns_of(&pid.to_string())) {
+            (Some(ours), Some(theirs)) => ours == theirs,
+            _ => true,
+        }
+    }
+}
+
+/// The inode of a process's network namespace (`self` or a PID).
+fn netns_of(pid: &str) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt as _;
+    fs::metadata(format!("/proc/{pid}/ns/net"))
+        .ok()
+        .map(|m| m.ino())
 }
 
 struct Stat<'a> {

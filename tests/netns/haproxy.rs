@@ -29,7 +29,13 @@ impl Node {
                 .status
                 .success()
         })
-        .unwrap_or_else(|e| panic!("HAProxy in {} not listening on port 80: {e}\n{}", self.ns, daemon.log()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "HAProxy in {} not listening on port 80: {e}\n{}",
+                self.ns,
+                daemon.log()
+            )
+        });
         daemon
     }
 }

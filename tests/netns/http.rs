@@ -39,8 +39,8 @@ pub struct HttpReport {
 const REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
 
 fn get(target: SocketAddr) -> Result<String, String> {
-    let mut stream =
-        TcpStream::connect_timeout(&target, REQUEST_TIMEOUT).map_err(|e| format!("connect: {e}"))?;
+    let mut stream = TcpStream::connect_timeout(&target, REQUEST_TIMEOUT)
+        .map_err(|e| format!("connect: {e}"))?;
     stream
         .set_read_timeout(Some(REQUEST_TIMEOUT))
         .and_then(|()| stream.set_write_timeout(Some(REQUEST_TIMEOUT)))
@@ -116,7 +116,10 @@ impl HttpProber {
         })
         .map_err(|e| {
             let last = self.probes.lock().unwrap().last().cloned();
-            format!("{} not served by {server}: {e}; last probe: {last:?}", self.target)
+            format!(
+                "{} not served by {server}: {e}; last probe: {last:?}",
+                self.target
+            )
         })
     }
 
