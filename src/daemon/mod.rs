@@ -6,6 +6,7 @@
 //! protocol decisions: those are the core's (`crate::proto`).
 
 mod clock;
+pub mod events;
 mod nft;
 mod ratelimit;
 mod router;
