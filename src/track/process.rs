@@ -387,7 +387,8 @@ mod tests {
             report.observation,
             Observation::Fail(format!("0 of 1 {} running", sleeper.name))
         );
-        assert!(latency < Duration::from_millis(100), "took {latency:?}");
+        // Milliseconds in practice; the bound leaves room for a loaded CI machine.
+        assert!(latency < Duration::from_millis(500), "took {latency:?}");
         // The dead child is a zombie until reaped: it must not be counted at the next
         // rescans either.
         assert!(
