@@ -154,14 +154,21 @@ impl Validator<'_> {
             };
             let rise = counter(self, "rise", &c.rise);
             let fall = counter(self, "fall", &c.fall);
-            if let Some(CheckKind::File { .. }) = &kind {
+            // Event-driven checks report when what they watch changes, not on every
+            // run: there is no second identical result to count.
+            if let Some(
+                kind @ (CheckKind::File { .. }
+                | CheckKind::Process { .. }
+                | CheckKind::Interface { .. }),
+            ) = &kind
+            {
                 for (field, raw) in [("rise", &c.rise), ("fall", &c.fall)] {
                     if let Some(n) = raw {
                         self.sink.error(
                             at(&n.referenced),
                             &format!("{key}.{field}"),
-                            format!("`{field}` does not apply to a file check"),
-                            Some("a file check's value applies as soon as the file changes; remove it".to_owned()),
+                            format!("`{field}` does not apply to a {} check", kind.as_str()),
+                            Some("it reports each change as it happens, so there are no repeated results to count; rise and fall are for script, tcp and http checks".to_owned()),
                         );
                     }
                 }
