@@ -36,9 +36,11 @@
 
 #![allow(dead_code)]
 
+pub mod capture;
 mod config;
 mod daemon;
 mod icmp;
+pub mod keepalived;
 mod oneshot;
 mod vrrp;
 
