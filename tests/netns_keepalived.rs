@@ -177,6 +177,28 @@ fn assert_no_lines(what: &str, text: &str, fragments: &[&str]) {
     assert!(lines.is_empty(), "{what}:\n{}", lines.join("\n"));
 }
 
+/// Fails at once, with the lines, when either side has rejected an advertisement so
+/// far: the clearest diagnosis of an interop bug, before its effect on the election.
+#[track_caller]
+fn assert_no_rejects(floatips: &[Daemon], keepaliveds: &[Keepalived]) {
+    for d in floatips {
+        assert_no_lines(
+            &format!("floatip {} dropped advertisements", d.name()),
+            &d.log(),
+            &["dropped advertisement", "lists other virtual addresses"],
+        );
+    }
+    for k in keepaliveds {
+        let rejects = k.rejects();
+        assert!(
+            rejects.is_empty(),
+            "keepalived {} rejected adverts:\n{}",
+            k.name(),
+            rejects.join("\n")
+        );
+    }
+}
+
 /// floatip's per-router counters line at exit: `(received, sent, dropped)`.
 fn exit_counters(daemon: &Daemon) -> (u64, u64, String) {
     let log = daemon.log();
@@ -274,11 +296,15 @@ fn scenario(mode: Mode) {
         keepaliveds[0].log_tail(20)
     );
 
+    assert_no_rejects(&floatips, &keepaliveds);
+
     // 2. keepalived crashes: floatip takes over.
     keepaliveds[0].crash();
     b.link_down();
     let took = topo.expect_holders(vip, &["a"], mode.takeover(FIP_LOW));
     eprintln!("{mode:?}: floatip took over from crashed keepalived in {took:?}");
+
+    assert_no_rejects(&floatips, &keepaliveds);
 
     // 3. keepalived comes back, higher: it preempts floatip.
     link_up(&topo, b);
@@ -288,6 +314,8 @@ fn scenario(mode: Mode) {
     topo.expect_within(STARTUP, "floatip logs it went back to backup", || {
         floatips[0].log_contains("MASTER -> BACKUP")
     });
+
+    assert_no_rejects(&floatips, &keepaliveds);
 
     // 4. floatip comes back higher than keepalived: it preempts keepalived.
     floatips[0].term(Duration::from_secs(5)).unwrap();
@@ -300,11 +328,15 @@ fn scenario(mode: Mode) {
         backups(&keepaliveds[1]) >= 2
     });
 
+    assert_no_rejects(&floatips, &keepaliveds);
+
     // 5. floatip crashes: keepalived takes over.
     floatips[1].kill();
     a.link_down();
     let took = topo.expect_holders(vip, &["b"], mode.takeover(KA_PRIO));
     eprintln!("{mode:?}: keepalived took over from crashed floatip in {took:?}");
+
+    assert_no_rejects(&floatips, &keepaliveds);
 
     // 6. floatip comes back and preempts again.
     link_up(&topo, a);
@@ -315,6 +347,8 @@ fn scenario(mode: Mode) {
         backups(&keepaliveds[1]) >= 3
     });
     topo.expect_holders_stay(vip, &["a"], 3 * mode.interval());
+
+    assert_no_rejects(&floatips, &keepaliveds);
 
     // 7. Steady state.
     let (fip_now, ka_now) = (&floatips[2], &keepaliveds[1]);
@@ -374,6 +408,8 @@ fn scenario(mode: Mode) {
     );
     c.reach(&topo, vip, Duration::from_secs(3));
 
+    assert_no_rejects(&floatips, &keepaliveds);
+
     // 8. floatip stops gracefully: keepalived takes over from its priority 0.
     floatips[2].term(Duration::from_secs(10)).unwrap();
     let took = topo.expect_holders(vip, &["b"], mode.takeover(KA_PRIO));
@@ -392,13 +428,7 @@ fn scenario(mode: Mode) {
     let (received, _, dropped) = exit_counters(&floatips[0]);
     assert_eq!(dropped, "[]", "first floatip's exit counters: dropped");
     assert!(received > 0, "first floatip received keepalived's adverts");
-    for d in &floatips {
-        assert_no_lines(
-            &format!("floatip {} dropped advertisements", d.name()),
-            &d.log(),
-            &["dropped advertisement", "lists other virtual addresses"],
-        );
-    }
+    assert_no_rejects(&floatips, &keepaliveds);
     let stats = keepaliveds[1].stats();
     assert_eq!(
         stats.errors(),
@@ -409,15 +439,6 @@ fn scenario(mode: Mode) {
         stats.received() > 0,
         "keepalived received floatip's adverts"
     );
-    for k in &keepaliveds {
-        let rejects = k.rejects();
-        assert!(
-            rejects.is_empty(),
-            "keepalived {} rejected adverts:\n{}",
-            k.name(),
-            rejects.join("\n")
-        );
-    }
     if matches!(mode, Mode::V3Ipv4 | Mode::Unicast) {
         // auto mode learnt keepalived's form.
         let learnt = format!(

@@ -30,7 +30,8 @@
 //! c.reach(&topo, VIP4, Duration::from_secs(2));
 //! ```
 //!
-//! Tools used (Debian packages): iproute2 (`ip`) and nftables (`nft`).
+//! Tools used (Debian packages): iproute2 (`ip`) and nftables (`nft`); the interop
+//! scenarios also keepalived and tcpdump ([`keepalived`], [`capture`]).
 //! Pings, sysctls and forged advertisements are done in Rust, from a thread that has
 //! entered the namespace (see [`in_netns`]), so no ping/fping/procps is needed.
 
