@@ -30,17 +30,20 @@
 //! c.reach(&topo, VIP4, Duration::from_secs(2));
 //! ```
 //!
-//! Tools used (Debian packages): iproute2 (`ip`) and nftables (`nft`).
+//! Tools used (Debian packages): iproute2 (`ip`) and nftables (`nft`); the interop
+//! scenarios also keepalived and tcpdump ([`keepalived`], [`capture`]).
 //! Pings, sysctls and forged advertisements are done in Rust, from a thread that has
 //! entered the namespace (see [`in_netns`]), so no ping/fping/procps is needed.
 
 #![allow(dead_code)]
 
+pub mod capture;
 mod config;
 mod daemon;
 mod haproxy;
 mod http;
 mod icmp;
+pub mod keepalived;
 mod oneshot;
 mod vrrp;
 
