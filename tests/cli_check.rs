@@ -134,7 +134,8 @@ fn check_accepts_the_example_and_prints_a_summary() {
     let summary = stdout(&out);
     let expected = format!(
         "{}: OK, 2 routers (web: eth0 vrid 51 v3 IPv4, web6: eth0 vrid 51 v3 IPv6 unicast), \
-         1 sync group (lb: web, web6)",
+         1 sync group (lb: web, web6), 4 checks (haproxy: process, haproxy-http: http, \
+         haproxy-port: tcp, drain: file)",
         path.display()
     );
     assert_eq!(summary.trim_end(), expected, "{}", describe(&out));
@@ -177,7 +178,7 @@ routers:
         "    priorty: 120",
         "valid keys here: name, interface, vrid, version, priority, advert_interval, \
          preempt, preempt_delay, accept_mode, addresses, unicast, checksum, announce, \
-         password",
+         password, track, notify",
     );
     assert!(
         stderr(&out).contains("did you mean `priority`?"),

@@ -126,7 +126,14 @@ fn example_states_the_true_defaults() {
         "      - 192.0.2.100/24",
         "      - {address: 192.0.2.101/24, device: eth0, label: \"eth0:web\"}",
     ]));
-    assert_eq!(example.router("web"), minimal.router("web"));
+    let mut web = example.router("web").cloned().unwrap();
+    // Its sync group's checks apply to it (see the group); the router itself tracks none.
+    assert_eq!(
+        web.track,
+        ["haproxy", "haproxy-http", "haproxy-port", "drain"]
+    );
+    web.track.clear();
+    assert_eq!(Some(&web), minimal.router("web"));
 }
 
 #[test]
@@ -157,7 +164,8 @@ fn check_summarises_the_example() {
         summary,
         format!(
             "{}: OK, 2 routers (web: eth0 vrid 51 v3 IPv4, web6: eth0 vrid 51 v3 IPv6 unicast), \
-             1 sync group (lb: web, web6)",
+             1 sync group (lb: web, web6), 4 checks (haproxy: process, haproxy-http: http, \
+             haproxy-port: tcp, drain: file)",
             path.display()
         )
     );

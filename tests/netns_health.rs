@@ -112,6 +112,52 @@ fn haproxy_death_moves_the_vip_and_its_restart_brings_it_back() {
 }
 
 #[test]
+fn a_reload_keeps_the_verdict_of_retuned_checks() {
+    let topo = haproxy_pair("hareload");
+    let (a, b) = (topo.node("a"), topo.node("b"));
+    let _ha = a.start_haproxy();
+    let _hb = b.start_haproxy();
+    let two_checks = format!(
+        "{HAPROXY_CHECK}\n  - name: drain\n    file: {}\n    weight: -100",
+        topo.dir().join("drain").display()
+    );
+    let da = a.start(&Config::one(web(150).with("track: [haproxy]")).top(&two_checks));
+    let _db = b.start(&Config::one(web(100)));
+    topo.expect_holders(VIP4, &["a"], STARTUP + takeover_bound(150));
+    let faults_before = log_count(&da, "-> FAULT");
+
+    // A new priority, the drain check now tracked too, and the haproxy check retuned
+    // (a faster rescan: a new checker task): it keeps its passing verdict, and a stays
+    // master throughout.
+    let retuned = two_checks.replace(
+        "process: haproxy",
+        "process: {name: haproxy, rescan: 300ms}",
+    );
+    assert_ne!(retuned, two_checks);
+    da.reload(
+        &Config::one(web(160).with("track: [haproxy, drain]"))
+            .top(&retuned)
+            .to_yaml(),
+    );
+    topo.expect_within(Duration::from_secs(3), "a reloads", || {
+        da.log_contains("effective priority 150 -> 160")
+    });
+    topo.expect_holders_stay(VIP4, &["a"], 5 * ADV);
+    assert_eq!(
+        log_count(&da, "-> FAULT"),
+        faults_before,
+        "no Fault across the reload:\n{}",
+        da.log_tail(20)
+    );
+    assert_eq!(
+        log_count(&da, "check passing check=haproxy"),
+        1,
+        "the retuned check never counted as failing:\n{}",
+        da.log_tail(20)
+    );
+}
+
+#[test]
 fn drain_file_moves_the_vip_while_it_is_held_throughout() {
     let topo = haproxy_pair("drain");
     let (a, b, c) = (topo.node("a"), topo.node("b"), topo.node("c"));

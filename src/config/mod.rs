@@ -408,8 +408,21 @@ impl Config {
                     .join("; ")
             )
         };
+        let checks = if self.checks.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", {} ({})",
+                plural(self.checks.len(), "check"),
+                self.checks
+                    .iter()
+                    .map(|c| format!("{}: {}", c.name, c.kind.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
         format!(
-            "{}: OK, {} ({routers}), {groups}",
+            "{}: OK, {} ({routers}), {groups}{checks}",
             self.path.display(),
             plural(self.routers.len(), "router")
         )

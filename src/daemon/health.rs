@@ -73,7 +73,15 @@ impl Checks {
                     policy.restore(index, saved);
                     self.running.push(running);
                 }
-                _ => {
+                previous => {
+                    // Retuned (same name and kind): start afresh but keep the verdict,
+                    // so a reload does not put a healthy master in Fault meanwhile.
+                    if let Some((running, saved)) = previous
+                        && std::mem::discriminant(&running.spec.kind)
+                            == std::mem::discriminant(&spec.kind)
+                    {
+                        policy.restore_verdict(index, saved);
+                    }
                     let id = self.next_id;
                     self.next_id += 1;
                     let task = spawn(spec, id, run_as, self.tx.clone());

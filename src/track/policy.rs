@@ -162,6 +162,19 @@ impl Policy {
         }
     }
 
+    /// Take over only the verdict (passing or not, the file's value) saved from a
+    /// check whose definition changed, keeping this one's weight, rise and fall: a
+    /// reload that retunes a check must not make it start over as failing.
+    pub fn restore_verdict(&mut self, check: CheckIndex, saved: Saved) {
+        if let (Some(slot), Some(state)) = (self.checks.get_mut(check), saved.0)
+            && slot.valued == state.valued
+        {
+            slot.up = state.up;
+            slot.value = state.value;
+            slot.streak = 0;
+        }
+    }
+
     /// Whether a pass/fail check currently counts as passing (a file check: reads 0).
     pub fn is_up(&self, check: CheckIndex) -> bool {
         self.checks
@@ -350,6 +363,18 @@ mod tests {
             Some(Change::Failing("down".into())),
             "the streak of one failure carried over"
         );
+    }
+
+    #[test]
+    fn a_retuned_check_keeps_its_verdict_not_its_counters() {
+        let mut p = Policy::new(&[spec(-10, 1, 1, false)]);
+        p.observe(0, &Observation::Pass);
+        let mut q = Policy::new(&[spec(-30, 1, 2, false)]);
+        q.restore_verdict(0, p.save(0));
+        assert!(q.is_up(0), "passing before the reload, passing after");
+        assert_eq!(q.observe(0, &fail()), None, "the new fall = 2 applies");
+        assert_eq!(q.observe(0, &fail()), Some(Change::Failing("down".into())));
+        assert_eq!(q.health(&[0]).weight, -30, "the new weight applies");
     }
 
     #[test]
