@@ -442,7 +442,7 @@ fn haproxy_death_figures() {
         let _da = a.start(&config(150));
         let _db = b.start(&config(100));
         topo.expect_holders(VIP4, &["a"], STARTUP + takeover_bound(150));
-        let http = HttpProber::start(&c.ns, vip_http(), Duration::from_millis(1));
+        let http = HttpProber::start_concurrent(&c.ns, vip_http(), Duration::from_millis(1));
         http.wait_served_by("a", Duration::from_secs(3)).unwrap();
         // A random point in the advertisement cycle.
         let jitter = ADV * ((std::process::id() + run as u32 * 37) % 97) / 97;

@@ -102,6 +102,53 @@ impl HttpProber {
         }
     }
 
+    /// Like [`HttpProber::start`], but each request runs on its own thread, so one that
+    /// hangs (a SYN lost while nobody holds the VIP waits for its timeout) does not delay
+    /// the next: a request really starts every `interval`. For measuring when service
+    /// resumes; a client of this kind has more requests in flight at any moment.
+    pub fn start_concurrent(ns: &str, target: SocketAddr, interval: Duration) -> HttpProber {
+        let stop = Arc::new(AtomicBool::new(false));
+        let probes = Arc::new(Mutex::new(Vec::new()));
+        let thread = {
+            let (stop, probes) = (stop.clone(), probes.clone());
+            super::spawn_in_netns(ns, move || {
+                let start = Instant::now();
+                let mut n: u32 = 0;
+                let mut running = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let probes = probes.clone();
+                    // Threads created here inherit this thread's network namespace.
+                    running.push(std::thread::spawn(move || {
+                        let sent = Instant::now();
+                        let result = get(target);
+                        probes.lock().unwrap().push(Probe {
+                            sent,
+                            done: Instant::now(),
+                            result,
+                        });
+                    }));
+                    running.retain(|t: &JoinHandle<()>| !t.is_finished());
+                    n += 1;
+                    let next = start + interval * n;
+                    let now = Instant::now();
+                    if next > now {
+                        std::thread::sleep(next - now);
+                    }
+                }
+                for t in running {
+                    let _ = t.join();
+                }
+                probes.lock().unwrap().sort_by_key(|p| p.sent);
+            })
+        };
+        HttpProber {
+            target,
+            stop,
+            probes,
+            thread: Some(thread),
+        }
+    }
+
     /// Waits until a request sent from now on is answered by `server` (the body).
     pub fn wait_served_by(&self, server: &str, timeout: Duration) -> Result<Duration, String> {
         let since = Instant::now();
@@ -111,8 +158,8 @@ impl HttpProber {
                 .unwrap()
                 .iter()
                 .rev()
-                .take_while(|p| p.sent >= since)
-                .any(|p| p.result.as_deref() == Ok(server))
+                .take(2000)
+                .any(|p| p.sent >= since && p.result.as_deref() == Ok(server))
         })
         .map_err(|e| {
             let last = self.probes.lock().unwrap().last().cloned();
