@@ -65,7 +65,7 @@ fn every_kind_parses_with_its_defaults() {
         "  - name: haproxy",
         "    process: haproxy",
         "  - name: quorum",
-        "    process: {name: haproxy, min: 2, rescan: 200ms}",
+        "    process: {name: haproxy, min: 2, rescan: 200ms, delay: 2s}",
         "  - name: port",
         "    tcp: {address: 127.0.0.1, port: 80}",
         "  - name: health",
@@ -91,7 +91,8 @@ fn every_kind_parses_with_its_defaults() {
         CheckKind::Process {
             name: "haproxy".into(),
             min: 1,
-            rescan: Duration::from_millis(500)
+            rescan: Duration::from_millis(500),
+            delay: Duration::ZERO
         }
     );
     assert_eq!(
@@ -107,7 +108,8 @@ fn every_kind_parses_with_its_defaults() {
         CheckKind::Process {
             name: "haproxy".into(),
             min: 2,
-            rescan: Duration::from_millis(200)
+            rescan: Duration::from_millis(200),
+            delay: Duration::from_secs(2)
         }
     );
     assert_eq!(

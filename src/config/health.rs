@@ -39,6 +39,8 @@ pub(super) struct PlacedCommand {
     pub at: Position,
     pub key: String,
     pub program: PathBuf,
+    /// Arguments that are absolute paths (a script given to an interpreter).
+    pub arguments: Vec<PathBuf>,
 }
 
 /// What the health sections produced.
@@ -332,13 +334,14 @@ impl Validator<'_> {
     }
 
     fn process(&mut self, key: &str, raw: &S<RawProcess>) -> Option<CheckKind> {
-        let (name, name_at, min, rescan) = match &raw.value {
-            RawProcess::Name(name) => (name.trim(), at(&raw.referenced), None, None),
+        let (name, name_at, min, rescan, delay) = match &raw.value {
+            RawProcess::Name(name) => (name.trim(), at(&raw.referenced), None, None, None),
             RawProcess::Long(map) => (
                 map.name.value.trim(),
                 at(&map.name.referenced),
                 map.min.as_ref(),
                 map.rescan.as_ref(),
+                map.delay.as_ref(),
             ),
         };
         let errors_before = self.sink.errors.len();
@@ -379,10 +382,22 @@ impl Validator<'_> {
                 )
             })
             .unwrap_or(DEFAULT_PROCESS_RESCAN);
+        let delay = delay
+            .and_then(|text| {
+                self.duration_in(
+                    text,
+                    &format!("{key}.delay"),
+                    Duration::ZERO,
+                    MAX_CHECK_INTERVAL,
+                    "how long too few processes must run before the check fails, 0s..1h",
+                )
+            })
+            .unwrap_or(Duration::ZERO);
         (self.sink.errors.len() == errors_before).then(|| CheckKind::Process {
             name: name.to_owned(),
             min,
             rescan,
+            delay,
         })
     }
 
@@ -515,6 +530,11 @@ impl Validator<'_> {
             at: at(&raw.referenced),
             key: key.to_owned(),
             program: PathBuf::from(program),
+            arguments: argv[1..]
+                .iter()
+                .filter(|a| a.starts_with('/'))
+                .map(PathBuf::from)
+                .collect(),
         });
         Some(argv)
     }
@@ -631,7 +651,13 @@ impl Validator<'_> {
             }
         };
         for command in &health.commands {
-            if let Err(e) = security::check_executable(&command.program, &run_as) {
+            let checked = security::check_executable(&command.program, &run_as).and_then(|()| {
+                command
+                    .arguments
+                    .iter()
+                    .try_for_each(|a| security::check_argument(a, &run_as))
+            });
+            if let Err(e) = checked {
                 self.sink.error(
                     command.at,
                     &command.key,

@@ -147,6 +147,9 @@ pub enum CheckKind {
         name: String,
         min: u32,
         rescan: Duration,
+        /// How long the count must stay below `min` before the check fails (a restart
+        /// of HAProxy within it changes nothing); default 0: at once.
+        delay: Duration,
     },
     /// A TCP connect to `target`.
     Tcp {

@@ -134,6 +134,8 @@ pub(crate) struct RawProcessMap {
     pub min: Option<S<i64>>,
     #[serde(default)]
     pub rescan: Option<S<String>>,
+    #[serde(default)]
+    pub delay: Option<S<String>>,
 }
 
 impl<'de> Deserialize<'de> for RawProcess {

@@ -39,6 +39,8 @@ pub struct Checks {
     running: Vec<Running>,
     policy: Policy,
     next_id: usize,
+    /// Who the running script checkers run as: a change restarts them all.
+    run_as: RunAs,
     tx: mpsc::UnboundedSender<Report>,
     rx: mpsc::UnboundedReceiver<Report>,
 }
@@ -51,6 +53,7 @@ impl Checks {
             running: Vec::new(),
             policy: Policy::new(&[]),
             next_id: 0,
+            run_as: run_as.clone(),
             tx,
             rx,
         };
@@ -58,9 +61,27 @@ impl Checks {
         checks
     }
 
-    /// Take a new list of checks: unchanged ones keep running with their state, the
-    /// others start afresh, removed ones stop.
-    pub fn replace(&mut self, specs: &[CheckSpec], run_as: &RunAs) {
+    /// Take a new list of checks on a reload: unchanged ones keep running with their
+    /// state; retuned ones (same name and kind) restart but keep their verdict; new ones
+    /// start and count only from their first result; removed ones stop. A new script
+    /// user restarts every checker.
+    pub fn reload(&mut self, specs: &[CheckSpec], run_as: &RunAs) {
+        let new_user = *run_as != self.run_as;
+        self.run_as = run_as.clone();
+        let known: Vec<String> = self.running.iter().map(|r| r.spec.name.clone()).collect();
+        self.replace_inner(specs, run_as, new_user);
+        for (index, running) in self.running.iter().enumerate() {
+            if !known.contains(&running.spec.name) {
+                self.policy.mark_pending(index);
+            }
+        }
+    }
+
+    fn replace(&mut self, specs: &[CheckSpec], run_as: &RunAs) {
+        self.replace_inner(specs, run_as, false);
+    }
+
+    fn replace_inner(&mut self, specs: &[CheckSpec], run_as: &RunAs, restart_all: bool) {
         let mut old: HashMap<String, (Running, Saved)> = HashMap::new();
         for (index, running) in std::mem::take(&mut self.running).into_iter().enumerate() {
             let saved = self.policy.save(index);
@@ -69,7 +90,7 @@ impl Checks {
         let mut policy = Policy::new(specs);
         for (index, spec) in specs.iter().enumerate() {
             match old.remove(&spec.name) {
-                Some((running, saved)) if running.spec == *spec => {
+                Some((running, saved)) if running.spec == *spec && !restart_all => {
                     policy.restore(index, saved);
                     self.running.push(running);
                 }
@@ -194,9 +215,12 @@ fn spawn(
             interval,
             timeout,
         } => script::spawn(id, command.clone(), *interval, *timeout, run_as.clone(), tx),
-        CheckKind::Process { name, min, rescan } => {
-            process::spawn(id, name.clone(), *min, *rescan, tx)
-        }
+        CheckKind::Process {
+            name,
+            min,
+            rescan,
+            delay,
+        } => process::spawn(id, name.clone(), *min, *rescan, *delay, tx),
         CheckKind::Tcp {
             target,
             interval,

@@ -108,12 +108,15 @@ fn hook_state(state: State) -> Option<HookState> {
 /// Notify hooks by owner, kept over a reload when their definition is unchanged.
 struct HookTable<K> {
     hooks: HashMap<K, (NotifySpec, Hooks)>,
+    /// Who the hooks run as: a change restarts every worker.
+    run_as: Option<RunAs>,
 }
 
 impl<K> Default for HookTable<K> {
     fn default() -> Self {
         HookTable {
             hooks: HashMap::new(),
+            run_as: None,
         }
     }
 }
@@ -122,9 +125,11 @@ impl<K: std::hash::Hash + Eq + Clone> HookTable<K> {
     /// Make the table hold exactly `wanted`, reusing unchanged entries.
     fn sync(&mut self, wanted: Vec<(K, String, NotifySpec)>, kind: HookType, run_as: &RunAs) {
         let mut old = std::mem::take(&mut self.hooks);
+        let same_user = self.run_as.as_ref() == Some(run_as);
+        self.run_as = Some(run_as.clone());
         for (key, name, spec) in wanted {
             let entry = match old.remove(&key) {
-                Some((old_spec, hooks)) if old_spec == spec => (old_spec, hooks),
+                Some((old_spec, hooks)) if old_spec == spec && same_user => (old_spec, hooks),
                 _ => {
                     let hooks = Hooks::start(kind, name, spec.clone(), run_as.clone());
                     (spec, hooks)
@@ -181,13 +186,21 @@ impl Daemon {
         let netlink = Netlink::new().map_err(|e| DaemonError::Setup(e.to_string()))?;
         let (packets_tx, packets_rx) = mpsc::channel(1024);
         let run_as = resolve_script_user(&config)?;
-        let events = match &config.global.event_socket {
-            Some(path) => Some(
-                EventSocket::bind(path)
-                    .map_err(|e| DaemonError::io(format!("event socket {}", path.display()), e))?,
-            ),
-            None => None,
-        };
+        let events =
+            match &config.global.event_socket {
+                Some(path) => {
+                    // Its directory (/run/floatip) may not exist yet outside systemd.
+                    if let Some(dir) = path.parent() {
+                        std::fs::create_dir_all(dir).map_err(|e| {
+                            DaemonError::io(format!("event socket directory {}", dir.display()), e)
+                        })?;
+                    }
+                    Some(EventSocket::bind(path).map_err(|e| {
+                        DaemonError::io(format!("event socket {}", path.display()), e)
+                    })?)
+                }
+                None => None,
+            };
         let checks = Checks::start(&config.checks, &run_as);
         let mut daemon = Daemon {
             config_path,
@@ -680,10 +693,9 @@ impl Daemon {
     /// Start, keep or replace the notify hooks of the routers and sync groups.
     fn sync_hooks(&mut self, config: &Config) {
         let mut routers = Vec::new();
+        // Retired routers keep their hooks until they are dropped: a removed master
+        // hands over first and reaches Stopped later, and its STOP hook must run.
         for (&id, io) in &self.routers {
-            if io.is_retired() {
-                continue;
-            }
             if let Some(spec) = &io.spec().notify {
                 routers.push((id, io.spec().name.clone(), spec.clone()));
             }
@@ -742,6 +754,8 @@ impl Daemon {
             if retired {
                 for id in &unit.ids {
                     self.routers.remove(id);
+                    // Its queued hooks (the STOP) still run; the worker then ends.
+                    self.router_hooks.hooks.remove(id);
                 }
             } else {
                 keep.push(unit);
@@ -768,13 +782,23 @@ impl Daemon {
             }
         };
         info!(config = %self.config_path.display(), "reloading");
+        if config.global.event_socket.as_deref() != self.events.as_ref().map(EventSocket::path) {
+            warn!("global.event_socket changed: that takes effect when floatip restarts");
+        }
         self.run_as = run_as;
-        self.checks.replace(&config.checks, &self.run_as);
+        self.checks.reload(&config.checks, &self.run_as);
         let now = self.clock.now();
         // Take every running router out of its unit, keyed by id.
         let mut running: HashMap<RouterId, Router> = HashMap::new();
         let mut retiring_units = Vec::new();
         let old_units = std::mem::take(&mut self.units);
+        // What each sync group's hook was last told, so a reload does not repeat it.
+        let mut reported: HashMap<String, State> = HashMap::new();
+        for unit in &old_units {
+            if let (Some(name), Some(state)) = (&unit.name, unit.reported) {
+                reported.insert(name.clone(), state);
+            }
+        }
         for unit in old_units {
             for (id, router) in unit.ids.iter().zip(unit.group.into_members()) {
                 running.insert(*id, router);
@@ -851,6 +875,11 @@ impl Daemon {
             });
         }
         self.units = self.build_units(&config, ids, running);
+        for unit in &mut self.units {
+            if let Some(name) = &unit.name {
+                unit.reported = reported.get(name).copied();
+            }
+        }
         for unit in 0..self.units.len() {
             let actions = self.units[unit].group.propagate_faults(now);
             self.execute(unit, actions).await;
@@ -898,10 +927,27 @@ impl Daemon {
 /// The user scripts and hooks run as (`global.script_user`, else the package's user,
 /// else nobody with a warning).
 fn resolve_script_user(config: &Config) -> Result<RunAs, DaemonError> {
-    let (run_as, warning) = security::resolve_user(config.global.script_user.as_deref())
-        .map_err(|e| DaemonError::Setup(format!("global.script_user: {e}")))?;
-    if let Some(warning) = warning {
-        warn!("{warning}");
+    let runs_commands = config
+        .checks
+        .iter()
+        .any(|c| matches!(c.kind, config::CheckKind::Script { .. }))
+        || config.routers.iter().any(|r| r.notify.is_some())
+        || config.sync_groups.iter().any(|g| g.notify.is_some());
+    match security::resolve_user(config.global.script_user.as_deref()) {
+        Ok((run_as, warning)) => {
+            if let (Some(warning), true) = (warning, runs_commands) {
+                warn!("{warning}");
+            }
+            Ok(run_as)
+        }
+        Err(e) if runs_commands => Err(DaemonError::Setup(format!("global.script_user: {e}"))),
+        // Nothing is ever run: any placeholder will do.
+        Err(_) => Ok(RunAs {
+            user: String::new(),
+            uid: nix::unistd::geteuid().as_raw(),
+            gid: nix::unistd::getegid().as_raw(),
+            groups: Vec::new(),
+            home: PathBuf::from("/"),
+        }),
     }
-    Ok(run_as)
 }

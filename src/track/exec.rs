@@ -138,6 +138,23 @@ pub async fn run(argv: &[String], run_as: &RunAs, timeout: Duration) -> RunResul
         .stdout(stdout)
         .stderr(stderr)
         .process_group(0);
+    // SAFETY: runs in the forked child before exec; prctl is async-signal-safe and
+    // nothing is allocated. Scripts and hooks get none of the daemon's capabilities: a
+    // daemon given CAP_NET_ADMIN/CAP_NET_RAW as ambient capabilities (the systemd unit)
+    // would otherwise pass them on across exec. Errors (kernels before 4.3) are ignored:
+    // there are no ambient capabilities there.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            );
+            Ok(())
+        });
+    }
     let switching = geteuid().as_raw() != run_as.uid;
     if switching {
         let switch = SwitchUser::new(run_as);
@@ -177,8 +194,7 @@ pub async fn run(argv: &[String], run_as: &RunAs, timeout: Duration) -> RunResul
     let outcome = match status {
         None => {
             group.kill();
-            // Reap the leader; SIGKILL cannot be ignored, so this is quick.
-            let _ = child.wait().await;
+            reap(child).await;
             group.disarm();
             Outcome::TimedOut
         }
@@ -194,13 +210,35 @@ pub async fn run(argv: &[String], run_as: &RunAs, timeout: Duration) -> RunResul
         }
         Some(Err(e)) => {
             group.kill();
-            let _ = child.wait().await;
+            reap(child).await;
             group.disarm();
             Outcome::SpawnFailed(format!("cannot wait for it: {e}"))
         }
     };
     output.drain(Instant::now() + DRAIN_GRACE).await;
     result(outcome, output.into_text())
+}
+
+/// How long a SIGKILLed command gets to die before the run is reported anyway.
+const REAP_GRACE: Duration = Duration::from_secs(1);
+
+/// Reap a SIGKILLed leader. SIGKILL cannot be ignored, so this is quick, unless the
+/// process is in uninterruptible sleep (a hung NFS mount, the classic reason for a check
+/// to time out): then it is left to a background task, and the run is reported now, so
+/// that a hung check fails instead of keeping its last result forever.
+async fn reap(mut child: tokio::process::Child) {
+    if tokio::time::timeout(REAP_GRACE, child.wait())
+        .await
+        .is_err()
+    {
+        warn!(
+            pid = child.id(),
+            "a killed command does not die (uninterruptible sleep?); reaping it in the background"
+        );
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+        });
+    }
 }
 
 fn outcome_of(status: ExitStatus) -> Outcome {

@@ -42,6 +42,12 @@ struct Check {
     /// Consecutive results that disagree with `up`.
     streak: u32,
     value: i64,
+    /// A result has arrived: before the first one the configured initial state holds,
+    /// and the first one sets the state directly (rise and fall count from there).
+    known: bool,
+    /// Added by a reload to routers already running: ignored until its first result,
+    /// so a new check does not put a healthy master in Fault while it starts.
+    pending: bool,
 }
 
 impl Check {
@@ -107,6 +113,8 @@ impl Policy {
                     up: spec.initially_up,
                     streak: 0,
                     value: 0,
+                    known: false,
+                    pending: false,
                 })
                 .collect(),
         }
@@ -117,6 +125,8 @@ impl Policy {
     /// ignored.
     pub fn observe(&mut self, check: CheckIndex, observation: &Observation) -> Option<Change> {
         let c = self.checks.get_mut(check)?;
+        let first = !c.known;
+        let was_pending = c.pending;
         if c.valued {
             let to = match observation {
                 Observation::Value(v) => *v,
@@ -125,14 +135,28 @@ impl Policy {
                 Observation::Fail(_) => 0,
                 Observation::Pass => return None,
             };
+            c.known = true;
+            c.pending = false;
             let from = std::mem::replace(&mut c.value, to);
-            return (from != to).then_some(Change::Value { from, to });
+            return (from != to || was_pending).then_some(Change::Value { from, to });
         }
         let passed = match observation {
             Observation::Pass => true,
             Observation::Fail(_) => false,
             Observation::Value(_) => return None,
         };
+        if first {
+            // The first result replaces the assumed initial state, and is always
+            // reported: a check failing from the start says why.
+            c.known = true;
+            c.pending = false;
+            c.up = passed;
+            c.streak = 0;
+            return Some(match observation {
+                Observation::Fail(reason) => Change::Failing(reason.clone()),
+                _ => Change::Passing,
+            });
+        }
         if passed == c.up {
             c.streak = 0;
             return None;
@@ -171,7 +195,17 @@ impl Policy {
         {
             slot.up = state.up;
             slot.value = state.value;
+            slot.known = state.known;
+            slot.pending = state.pending;
             slot.streak = 0;
+        }
+    }
+
+    /// A check added by a reload: routers already running ignore it until its first
+    /// result.
+    pub fn mark_pending(&mut self, check: CheckIndex) {
+        if let Some(c) = self.checks.get_mut(check) {
+            c.pending = true;
         }
     }
 
@@ -185,7 +219,11 @@ impl Policy {
     /// What a set of tracked checks adds up to.
     pub fn health(&self, tracked: &[CheckIndex]) -> Health {
         let mut health = Health::default();
-        for c in tracked.iter().filter_map(|&i| self.checks.get(i)) {
+        for c in tracked
+            .iter()
+            .filter_map(|&i| self.checks.get(i))
+            .filter(|c| !c.pending)
+        {
             let part = c.contribution();
             health.weight = health.weight.saturating_add(part.weight);
             health.fault |= part.fault;
@@ -225,9 +263,59 @@ mod tests {
         Observation::Fail("down".into())
     }
 
+    /// A policy of one check whose first result was a pass (`up`) or a failure.
+    fn known(spec: CheckSpec, up: bool) -> Policy {
+        let mut p = Policy::new(&[spec]);
+        let first = if up { Observation::Pass } else { fail() };
+        assert!(
+            p.observe(0, &first).is_some(),
+            "the first result is reported"
+        );
+        assert_eq!(p.is_up(0), up);
+        p
+    }
+
+    #[test]
+    fn the_first_result_sets_the_state_whatever_rise_and_fall() {
+        let mut p = Policy::new(&[spec(0, 3, 3, false)]);
+        assert!(p.health(&[0]).fault, "initially down");
+        assert_eq!(p.observe(0, &Observation::Pass), Some(Change::Passing));
+        assert!(!p.health(&[0]).fault);
+        let mut p = Policy::new(&[spec(0, 3, 3, true)]);
+        assert_eq!(
+            p.observe(0, &fail()),
+            Some(Change::Failing("down".into())),
+            "reported even though it was not counted as passing before: it was assumed"
+        );
+        assert!(p.health(&[0]).fault);
+    }
+
+    #[test]
+    fn a_pending_check_counts_only_once_it_has_a_result() {
+        let mut p = Policy::new(&[spec(0, 1, 1, false), file(-100)]);
+        p.mark_pending(0);
+        p.mark_pending(1);
+        assert_eq!(
+            p.health(&[0, 1]),
+            Health::default(),
+            "ignored while pending"
+        );
+        assert_eq!(p.observe(0, &Observation::Pass), Some(Change::Passing));
+        assert_eq!(
+            p.observe(1, &Observation::Value(0)),
+            Some(Change::Value { from: 0, to: 0 }),
+            "the first value of a pending check is reported even when unchanged"
+        );
+        assert_eq!(p.observe(1, &Observation::Value(0)), None);
+        let mut p = Policy::new(&[spec(0, 1, 1, false)]);
+        p.mark_pending(0);
+        p.observe(0, &fail());
+        assert!(p.health(&[0]).fault, "counts from its first result on");
+    }
+
     #[test]
     fn fall_counts_consecutive_failures() {
-        let mut p = Policy::new(&[spec(0, 1, 3, true)]);
+        let mut p = known(spec(0, 1, 3, true), true);
         assert_eq!(p.observe(0, &fail()), None);
         assert_eq!(p.observe(0, &fail()), None);
         assert_eq!(p.observe(0, &fail()), Some(Change::Failing("down".into())));
@@ -237,7 +325,7 @@ mod tests {
 
     #[test]
     fn a_pass_resets_the_fall_streak() {
-        let mut p = Policy::new(&[spec(0, 1, 2, true)]);
+        let mut p = known(spec(0, 1, 2, true), true);
         for _ in 0..10 {
             assert_eq!(p.observe(0, &fail()), None);
             assert_eq!(p.observe(0, &Observation::Pass), None);
@@ -247,7 +335,7 @@ mod tests {
 
     #[test]
     fn rise_counts_consecutive_passes() {
-        let mut p = Policy::new(&[spec(0, 2, 1, false)]);
+        let mut p = known(spec(0, 2, 1, false), false);
         assert_eq!(p.observe(0, &Observation::Pass), None);
         assert_eq!(p.observe(0, &fail()), None, "resets the rise streak");
         assert_eq!(p.observe(0, &Observation::Pass), None);
@@ -260,9 +348,9 @@ mod tests {
         // Results pass twice, fail twice, forever: with rise 3 / fall 3 the state never
         // changes; with rise 2 / fall 2 it changes on every pair.
         let pattern = [true, true, false, false];
-        // The first pair of passes changes nothing (the check starts up): 39 changes.
+        // The first pair of passes changes nothing (the check is known up): 39 changes.
         for (rise_fall, expected) in [(3, 0), (2, 39), (1, 39)] {
-            let mut p = Policy::new(&[spec(0, rise_fall, rise_fall, true)]);
+            let mut p = known(spec(0, rise_fall, rise_fall, true), true);
             let mut changes = 0;
             for i in 0..80 {
                 let o = if pattern[i % 4] {
@@ -353,7 +441,7 @@ mod tests {
 
     #[test]
     fn saved_state_carries_over() {
-        let mut p = Policy::new(&[spec(0, 1, 2, true)]);
+        let mut p = known(spec(0, 1, 2, true), true);
         p.observe(0, &fail());
         let saved = p.save(0);
         let mut q = Policy::new(&[spec(0, 1, 2, true)]);

@@ -54,9 +54,10 @@ pub fn spawn(
     name: String,
     min: u32,
     rescan: Duration,
+    delay: Duration,
     reports: UnboundedSender<Report>,
 ) -> JoinHandle<()> {
-    tokio::spawn(run(check, name, min, rescan, reports))
+    tokio::spawn(run(check, name, min, rescan, delay, reports))
 }
 
 /// Resolves with the serial of the watched process once its pidfd is readable (it
@@ -88,6 +89,7 @@ async fn run(
     name: String,
     min: u32,
     rescan: Duration,
+    delay: Duration,
     reports: UnboundedSender<Report>,
 ) {
     let mut watcher = Watcher {
@@ -102,18 +104,47 @@ async fn run(
     let mut ticker = tokio::time::interval(rescan.max(Duration::from_millis(1)));
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_count: Option<usize> = None;
+    // Too few since then, not yet reported: a drop below `min` waits out `delay`
+    // (a HAProxy restart within it changes nothing); the first count is reported at once.
+    let mut below_since: Option<tokio::time::Instant> = None;
+    let mut reported_enough: Option<bool> = None;
     loop {
+        let delay_over = async {
+            match below_since {
+                Some(since) => tokio::time::sleep_until(since + delay).await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut delay_expired = false;
         tokio::select! {
             _ = ticker.tick() => watcher.rescan(),
             Some(serial) = watcher.deaths.next() => watcher.exited(serial),
+            () = delay_over => delay_expired = true,
             _ = reports.closed() => return,
         }
         let count = watcher.processes.len();
-        if last_count == Some(count) {
-            continue;
+        let enough = count >= min as usize;
+        if delay_expired {
+            below_since = None;
+            if enough {
+                continue;
+            }
+        } else {
+            if last_count == Some(count) {
+                continue;
+            }
+            last_count = Some(count);
+            if !enough && reported_enough == Some(true) && !delay.is_zero() {
+                below_since.get_or_insert_with(tokio::time::Instant::now);
+                continue;
+            }
+            if enough && below_since.take().is_some() {
+                debug!(check, process = %name, count, "recovered within the delay");
+                continue;
+            }
         }
-        last_count = Some(count);
-        let observation = if count >= min as usize {
+        reported_enough = Some(enough);
+        let observation = if enough {
             Observation::Pass
         } else {
             Observation::Fail(format!("{count} of {min} {name} running"))
@@ -370,7 +401,7 @@ mod tests {
         let mut children = Reaped(vec![sleeper.start()]);
         let (tx, mut rx) = mpsc::unbounded_channel();
         let rescan = Duration::from_millis(200);
-        let task = spawn(7, sleeper.name.clone(), 1, rescan, tx);
+        let task = spawn(7, sleeper.name.clone(), 1, rescan, Duration::ZERO, tx);
         let first = next(&mut rx, Duration::from_secs(2)).await;
         assert_eq!(first, Observation::Pass);
 
@@ -406,12 +437,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_restart_within_the_delay_is_not_a_failure() {
+        let sleeper = Sleeper::new();
+        let mut children = Reaped(vec![sleeper.start()]);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let rescan = Duration::from_millis(50);
+        let delay = Duration::from_millis(800);
+        let task = spawn(0, sleeper.name.clone(), 1, rescan, delay, tx);
+        assert_eq!(
+            next(&mut rx, Duration::from_secs(2)).await,
+            Observation::Pass
+        );
+
+        // Dies and comes back (found by the next rescan) well within the delay.
+        children.0[0].kill().unwrap();
+        children.0[0].wait().unwrap();
+        children.0.push(sleeper.start());
+        assert!(
+            tokio::time::timeout(delay * 2, rx.recv()).await.is_err(),
+            "nothing is reported for a restart within the delay"
+        );
+
+        // Dies for good: reported once the delay has passed, not before.
+        let killed_at = Instant::now();
+        children.0[1].kill().unwrap();
+        children.0[1].wait().unwrap();
+        let report = next(&mut rx, delay + Duration::from_secs(2)).await;
+        assert_eq!(
+            report,
+            Observation::Fail(format!("0 of 1 {} running", sleeper.name))
+        );
+        assert!(killed_at.elapsed() >= delay, "{:?}", killed_at.elapsed());
+        task.abort();
+    }
+
+    #[tokio::test]
     async fn quorum_counts_processes() {
         let sleeper = Sleeper::new();
         let mut children = Reaped(vec![sleeper.start()]);
         let (tx, mut rx) = mpsc::unbounded_channel();
         let rescan = Duration::from_millis(100);
-        let task = spawn(0, sleeper.name.clone(), 2, rescan, tx);
+        let task = spawn(0, sleeper.name.clone(), 2, rescan, Duration::ZERO, tx);
         let fail = |n| Observation::Fail(format!("{n} of 2 {} running", sleeper.name));
         assert_eq!(next(&mut rx, Duration::from_secs(2)).await, fail(1));
         children.0.push(sleeper.start());
@@ -452,7 +518,14 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let task = spawn(0, sleeper.name.clone(), 2, Duration::from_millis(100), tx);
+        let task = spawn(
+            0,
+            sleeper.name.clone(),
+            2,
+            Duration::from_millis(100),
+            Duration::ZERO,
+            tx,
+        );
         assert_eq!(
             next(&mut rx, Duration::from_secs(2)).await,
             Observation::Fail(format!("1 of 2 {} running", sleeper.name))
@@ -472,7 +545,7 @@ mod tests {
             .unwrap();
         let _children = Reaped(vec![child]);
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let task = spawn(0, long, 1, Duration::from_millis(100), tx);
+        let task = spawn(0, long, 1, Duration::from_millis(100), Duration::ZERO, tx);
         assert_eq!(
             next(&mut rx, Duration::from_secs(2)).await,
             Observation::Pass
@@ -485,7 +558,14 @@ mod tests {
         let sleeper = Sleeper::new();
         let _children = Reaped(vec![sleeper.start(), sleeper.start()]);
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let task = spawn(0, sleeper.name.clone(), 1, Duration::from_millis(50), tx);
+        let task = spawn(
+            0,
+            sleeper.name.clone(),
+            1,
+            Duration::from_millis(50),
+            Duration::ZERO,
+            tx,
+        );
         assert_eq!(
             next(&mut rx, Duration::from_secs(2)).await,
             Observation::Pass
@@ -497,7 +577,14 @@ mod tests {
             .unwrap();
 
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let task = spawn(0, sleeper.name.clone(), 1, Duration::from_millis(50), tx);
+        let task = spawn(
+            0,
+            sleeper.name.clone(),
+            1,
+            Duration::from_millis(50),
+            Duration::ZERO,
+            tx,
+        );
         assert_eq!(
             next(&mut rx, Duration::from_secs(2)).await,
             Observation::Pass

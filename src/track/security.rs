@@ -97,6 +97,24 @@ pub fn check_executable(path: &Path, run_as: &RunAs) -> Result<(), String> {
     checker.check_file(&real, &meta)
 }
 
+/// Refuses a file a command is given as an argument (`/bin/sh /opt/check.sh`,
+/// `/usr/bin/python3 /srv/check.py`) that anyone but root or `run_as` could modify: the
+/// interpreter would run whatever they put there. Paths that are not existing regular
+/// files are not code and pass.
+pub fn check_argument(path: &Path, run_as: &RunAs) -> Result<(), String> {
+    if !path.is_absolute() || !path.is_file() {
+        return Ok(());
+    }
+    let checker = Checker {
+        given: path,
+        run_as,
+    };
+    let real = checker.walk()?;
+    let meta = checker.stat(&real)?;
+    checker.check_owner(&real, &meta, "file")?;
+    checker.check_not_writable(&real, &meta)
+}
+
 struct Checker<'a> {
     given: &'a Path,
     run_as: &'a RunAs,
@@ -283,25 +301,9 @@ impl Checker<'_> {
             ));
         }
         self.check_owner(path, meta, "file")?;
+        self.check_not_writable(path, meta)?;
         let mode = meta.mode();
         let user = &self.run_as.user;
-        if mode & 0o020 != 0 && meta.gid() != 0 {
-            return Err(format!(
-                "{} is writable by group {}, so anyone in that group could make floatip \
-                 run their code as {user}; fix: chmod g-w {} (or chgrp root)",
-                self.about(path),
-                group_name(meta.gid()),
-                path.display()
-            ));
-        }
-        if mode & 0o002 != 0 {
-            return Err(format!(
-                "{} is writable by everyone, so anyone could make floatip run their code \
-                 as {user}; fix: chmod o-w {}",
-                self.about(path),
-                path.display()
-            ));
-        }
         if !self.may(meta, 0o1) {
             return Err(format!(
                 "{} is not executable by {user} (mode {:04o}, owner {}, group {}); fix: \
@@ -319,6 +321,31 @@ impl Checker<'_> {
                  cannot run it; fix: chmod +r {}",
                 self.about(path),
                 mode & 0o7777,
+                path.display()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The file is writable by no one but its owner (root or `run_as`, checked before),
+    /// or a group that is root's.
+    fn check_not_writable(&self, path: &Path, meta: &Metadata) -> Result<(), String> {
+        let mode = meta.mode();
+        let user = &self.run_as.user;
+        if mode & 0o020 != 0 && meta.gid() != 0 {
+            return Err(format!(
+                "{} is writable by group {}, so anyone in that group could make floatip \
+                 run their code as {user}; fix: chmod g-w {} (or chgrp root)",
+                self.about(path),
+                group_name(meta.gid()),
+                path.display()
+            ));
+        }
+        if mode & 0o002 != 0 {
+            return Err(format!(
+                "{} is writable by everyone, so anyone could make floatip run their code \
+                 as {user}; fix: chmod o-w {}",
+                self.about(path),
                 path.display()
             ));
         }
@@ -538,6 +565,26 @@ mod tests {
         let dir = TempDir::new("sec-ok");
         let path = script(dir.path(), "check.sh");
         check_executable(&path, &nobody()).expect("root-owned 0755 under sticky /tmp");
+    }
+
+    #[test]
+    fn an_interpreted_script_given_as_an_argument_is_checked_too() {
+        require_root();
+        let dir = TempDir::new("sec-arg");
+        let path = dir.path().join("check.py");
+        fs::write(&path, "print('ok')\n").expect("write script");
+        chmod(&path, 0o644);
+        check_argument(&path, &nobody()).expect("root-owned, not writable by others");
+        chmod(&path, 0o666);
+        let err = check_argument(&path, &nobody()).unwrap_err();
+        assert!(err.contains("writable by everyone"), "{err}");
+        std::os::unix::fs::chown(&path, Some(ALICE), None).expect("chown");
+        chmod(&path, 0o644);
+        let err = check_argument(&path, &nobody()).unwrap_err();
+        assert!(err.contains("owned by"), "{err}");
+        // Not code: options, missing paths and directories pass.
+        check_argument(Path::new("/nonexistent/x"), &nobody()).expect("missing");
+        check_argument(Path::new("/tmp"), &nobody()).expect("a directory");
     }
 
     #[test]
