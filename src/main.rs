@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use floatip::cli::{Cli, Command};
 use floatip::daemon::{self, DaemonError};
 
@@ -44,6 +44,22 @@ fn main() -> ExitCode {
                     ExitCode::from(EXIT_FAILURE)
                 }
             }
+        }
+        Command::Man { dir } => match clap_mangen::generate_to(Cli::command(), &dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("floatip man: {e}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        },
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "floatip",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
         }
         Command::Sniff { iface, count } => match daemon::sniff::run(&iface, count) {
             Ok(()) => ExitCode::SUCCESS,
