@@ -79,10 +79,25 @@ fn config_exit_code(e: &floatip::config::ConfigError) -> u8 {
 }
 
 /// Log to stderr (the journal under systemd), INFO by default; `FLOATIP_LOG` takes
-/// `tracing` filter directives such as `debug` or `floatip=debug`.
+/// `tracing` filter directives such as `debug` or `floatip=debug`. When stderr is the
+/// journal, lines carry their syslog priority and no timestamp (the journal has both).
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("FLOATIP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    if daemon::systemd::stderr_is_journal() {
+        let format = tracing_subscriber::fmt::format()
+            .without_time()
+            .with_target(false)
+            .with_ansi(false);
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            // For span fields too (the event format's own setting covers only its parts).
+            .with_ansi(false)
+            .event_format(daemon::systemd::SyslogPriority(format))
+            .with_writer(std::io::stderr)
+            .init();
+        return;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

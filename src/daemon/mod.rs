@@ -10,7 +10,7 @@ mod nft;
 mod ratelimit;
 mod router;
 pub mod sniff;
-mod systemd;
+pub mod systemd;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;

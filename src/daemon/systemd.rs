@@ -1,7 +1,8 @@
-//! The systemd notification protocol (`sd_notify`): READY=1, RELOADING=1, STOPPING=1
-//! and watchdog pings, sent as datagrams to the socket named by `$NOTIFY_SOCKET`.
+//! systemd integration: the notification protocol (`sd_notify`: READY=1, RELOADING=1,
+//! STOPPING=1 and watchdog pings, datagrams to the socket named by `$NOTIFY_SOCKET`),
+//! and the journal's conventions for a service's stderr (`<N>` priority prefixes).
 //!
-//! Owns only the wire format and the watchdog timer; when and why to notify is the
+//! Owns only the wire formats and the watchdog timer; when and why to notify is the
 //! event loop's decision. Without `$NOTIFY_SOCKET` (not started by systemd, or the
 //! unit is not `Type=notify`) every call does nothing. A failed send is logged once at
 //! debug level and otherwise ignored: the daemon's job does not depend on systemd.
@@ -9,7 +10,10 @@
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::time::Duration;
 
-use tracing::debug;
+use tracing::{Event, Level, Subscriber, debug};
+use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+use tracing_subscriber::registry::LookupSpan;
 
 /// The service finished starting: sockets open, stale addresses removed.
 pub const READY: &str = "READY=1";
@@ -96,6 +100,53 @@ fn ping_interval(usec: Option<&str>, pid: Option<&str>, own_pid: u32) -> Option<
     (usec > 0).then(|| Duration::from_micros(usec / 2))
 }
 
+/// Whether stderr is the journal: `$JOURNAL_STREAM` names its device and inode.
+pub fn stderr_is_journal() -> bool {
+    let Some(stream) = std::env::var("JOURNAL_STREAM").ok() else {
+        return false;
+    };
+    let Ok(stat) = nix::sys::stat::fstat(std::io::stderr()) else {
+        return false;
+    };
+    parse_journal_stream(&stream) == Some((stat.st_dev, stat.st_ino))
+}
+
+fn parse_journal_stream(value: &str) -> Option<(u64, u64)> {
+    let (dev, ino) = value.trim().split_once(':')?;
+    Some((dev.parse().ok()?, ino.parse().ok()?))
+}
+
+/// Prefixes each line with its syslog priority (`<3>` error, `<4>` warning, `<6>` info,
+/// `<7>` debug), which the journal strips and records, so that `journalctl -p warning`
+/// finds warnings. Only for a stderr that is the journal.
+pub struct SyslogPriority<F>(pub F);
+
+impl<S, N, F> FormatEvent<S, N> for SyslogPriority<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        write!(writer, "<{}>", syslog_priority(*event.metadata().level()))?;
+        self.0.format_event(ctx, writer, event)
+    }
+}
+
+fn syslog_priority(level: Level) -> u8 {
+    match level {
+        Level::ERROR => 3,
+        Level::WARN => 4,
+        Level::INFO => 6,
+        Level::DEBUG | Level::TRACE => 7,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +169,22 @@ mod tests {
         assert_eq!(ping_interval(None, None, 7), None);
         assert_eq!(ping_interval(Some("0"), None, 7), None);
         assert_eq!(ping_interval(Some("ten"), None, 7), None);
+    }
+
+    #[test]
+    fn journal_stream_is_device_colon_inode() {
+        assert_eq!(parse_journal_stream("8:12345"), Some((8, 12345)));
+        assert_eq!(parse_journal_stream("8:12345\n"), Some((8, 12345)));
+        assert_eq!(parse_journal_stream("8"), None);
+        assert_eq!(parse_journal_stream("x:1"), None);
+    }
+
+    #[test]
+    fn priorities_follow_syslog() {
+        assert_eq!(syslog_priority(Level::ERROR), 3);
+        assert_eq!(syslog_priority(Level::WARN), 4);
+        assert_eq!(syslog_priority(Level::INFO), 6);
+        assert_eq!(syslog_priority(Level::TRACE), 7);
     }
 
     #[test]
