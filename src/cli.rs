@@ -42,4 +42,17 @@ pub enum Command {
     },
     /// Print the version.
     Version,
+    /// Write the man pages (floatip.1, floatip-run.1, ...) into DIR; used to build the
+    /// package.
+    #[command(hide = true)]
+    Man {
+        /// Directory to write the pages into.
+        dir: PathBuf,
+    },
+    /// Write completions for SHELL to standard output; used to build the package.
+    #[command(hide = true)]
+    Completions {
+        /// The shell to write completions for.
+        shell: clap_complete::Shell,
+    },
 }

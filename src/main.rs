@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use floatip::cli::{Cli, Command};
 use floatip::daemon::{self, DaemonError};
 
@@ -45,6 +45,22 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Man { dir } => match clap_mangen::generate_to(Cli::command(), &dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("floatip man: {e}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        },
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "floatip",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
         Command::Sniff { iface, count } => match daemon::sniff::run(&iface, count) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -63,10 +79,25 @@ fn config_exit_code(e: &floatip::config::ConfigError) -> u8 {
 }
 
 /// Log to stderr (the journal under systemd), INFO by default; `FLOATIP_LOG` takes
-/// `tracing` filter directives such as `debug` or `floatip=debug`.
+/// `tracing` filter directives such as `debug` or `floatip=debug`. When stderr is the
+/// journal, lines carry their syslog priority and no timestamp (the journal has both).
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("FLOATIP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    if daemon::systemd::stderr_is_journal() {
+        let format = tracing_subscriber::fmt::format()
+            .without_time()
+            .with_target(false)
+            .with_ansi(false);
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            // For span fields too (the event format's own setting covers only its parts).
+            .with_ansi(false)
+            .event_format(daemon::systemd::SyslogPriority(format))
+            .with_writer(std::io::stderr)
+            .init();
+        return;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

@@ -13,6 +13,7 @@ mod nft;
 mod ratelimit;
 mod router;
 pub mod sniff;
+pub mod systemd;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -77,6 +78,7 @@ pub fn run(config_path: &Path) -> Result<(), DaemonError> {
         .map_err(|e| DaemonError::io("cannot start the runtime", e))?;
     runtime.block_on(async move {
         let mut daemon = Daemon::start(config_path.to_path_buf(), config).await?;
+        systemd::notify(systemd::READY);
         daemon.run().await
     })
 }
@@ -334,6 +336,7 @@ impl Daemon {
             signal(SignalKind::interrupt()).map_err(|e| DaemonError::io("SIGINT", e))?;
         let mut sighup = signal(SignalKind::hangup()).map_err(|e| DaemonError::io("SIGHUP", e))?;
         let mut net_events = Netlink::watch().map_err(|e| DaemonError::Setup(e.to_string()))?;
+        let mut watchdog = systemd::Watchdog::from_env();
         loop {
             if self.shutting_down && self.units.iter().all(Unit::all_stopped) {
                 break;
@@ -356,7 +359,13 @@ impl Daemon {
                 biased;
                 _ = sigterm.recv() => if self.on_stop_signal("SIGTERM").await { break },
                 _ = sigint.recv() => if self.on_stop_signal("SIGINT").await { break },
-                _ = sighup.recv() => self.reload().await,
+                _ = sighup.recv() => {
+                    systemd::notify(systemd::RELOADING);
+                    self.reload().await;
+                    systemd::notify(systemd::READY);
+                }
+                // Pinged only while the loop turns: a stuck loop is restarted.
+                _ = watchdog.tick() => systemd::notify(systemd::WATCHDOG),
                 _ = sleep => self.on_timer().await,
                 Some(event) = net_events.next() => self.on_net_event(event).await,
                 report = self.checks.next() => self.on_check_report(report).await,
@@ -392,6 +401,7 @@ impl Daemon {
             return true;
         }
         info!("{signal}: stopping (a master hands over before releasing its addresses)");
+        systemd::notify(systemd::STOPPING);
         self.shutting_down = true;
         for unit in 0..self.units.len() {
             let actions = self.units[unit].group.step_all(&Event::Shutdown, now);
