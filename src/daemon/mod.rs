@@ -14,6 +14,7 @@ mod ratelimit;
 mod router;
 pub mod sniff;
 pub mod systemd;
+mod timer;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -337,6 +338,8 @@ impl Daemon {
         let mut sighup = signal(SignalKind::hangup()).map_err(|e| DaemonError::io("SIGHUP", e))?;
         let mut net_events = Netlink::watch().map_err(|e| DaemonError::Setup(e.to_string()))?;
         let mut watchdog = systemd::Watchdog::from_env();
+        // Protocol deadlines to the microsecond, not tokio's millisecond ticks.
+        let mut timer = timer::Timer::new();
         loop {
             if self.shutting_down && self.units.iter().all(Unit::all_stopped) {
                 break;
@@ -349,7 +352,7 @@ impl Daemon {
                 .map(|d| self.clock.runtime_instant(d));
             let sleep = async {
                 match deadline {
-                    Some(at) => tokio::time::sleep_until(at).await,
+                    Some(at) => timer.sleep_until(at).await,
                     None => std::future::pending().await,
                 }
             };
