@@ -250,31 +250,9 @@ async fn serve(stream: UnixStream, mut lines: mpsc::Receiver<Arc<str>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::track::security::test_support::TempDir;
     use std::io::{BufRead, BufReader, Read};
-    use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::Instant;
-
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new() -> TempDir {
-            static NEXT: AtomicU32 = AtomicU32::new(0);
-            let dir = std::env::temp_dir().join(format!(
-                "floatip-events-{}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
 
     async fn wait_for_clients(socket: &EventSocket, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(3);
@@ -316,8 +294,8 @@ mod tests {
 
     #[tokio::test]
     async fn every_client_gets_every_line_in_order() {
-        let dir = TempDir::new();
-        let path = dir.0.join("events.sock");
+        let dir = TempDir::new("events");
+        let path = dir.path().join("events.sock");
         let socket = EventSocket::bind(&path).unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o660);
@@ -344,8 +322,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_that_never_reads_blocks_nobody_and_is_disconnected() {
-        let dir = TempDir::new();
-        let path = dir.0.join("events.sock");
+        let dir = TempDir::new("events");
+        let path = dir.path().join("events.sock");
         let socket = EventSocket::bind(&path).unwrap();
         let mut stalled = connect(&path);
         const LINES: usize = 5000;
@@ -396,8 +374,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_that_hangs_up_is_dropped_quietly() {
-        let dir = TempDir::new();
-        let path = dir.0.join("events.sock");
+        let dir = TempDir::new("events");
+        let path = dir.path().join("events.sock");
         let socket = EventSocket::bind(&path).unwrap();
         let client = connect(&path);
         wait_for_clients(&socket, 1).await;
@@ -408,8 +386,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_stale_socket_is_replaced_a_live_one_is_not() {
-        let dir = TempDir::new();
-        let path = dir.0.join("events.sock");
+        let dir = TempDir::new("events");
+        let path = dir.path().join("events.sock");
         // Left by a crash: the file exists, nobody listens.
         drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
         assert!(fs::symlink_metadata(&path).is_ok());
@@ -431,15 +409,15 @@ mod tests {
 
     #[tokio::test]
     async fn anything_but_a_socket_is_refused_and_left_alone() {
-        let dir = TempDir::new();
-        let path = dir.0.join("events.sock");
+        let dir = TempDir::new("events");
+        let path = dir.path().join("events.sock");
         fs::write(&path, "precious").unwrap();
         let error = EventSocket::bind(&path).err().unwrap();
         assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
         assert!(error.to_string().contains("not a socket"), "{error}");
         assert_eq!(fs::read_to_string(&path).unwrap(), "precious");
 
-        let link = dir.0.join("link.sock");
+        let link = dir.path().join("link.sock");
         std::os::unix::fs::symlink(&path, &link).unwrap();
         assert!(EventSocket::bind(&link).is_err());
         assert_eq!(fs::read_to_string(&path).unwrap(), "precious");
@@ -447,8 +425,8 @@ mod tests {
 
     #[tokio::test]
     async fn drop_removes_the_file_and_disconnects_clients() {
-        let dir = TempDir::new();
-        let path = dir.0.join("events.sock");
+        let dir = TempDir::new("events");
+        let path = dir.path().join("events.sock");
         let socket = EventSocket::bind(&path).unwrap();
         let mut client = connect(&path);
         wait_for_clients(&socket, 1).await;
@@ -462,8 +440,8 @@ mod tests {
 
     #[tokio::test]
     async fn drop_leaves_a_file_that_is_not_ours() {
-        let dir = TempDir::new();
-        let path = dir.0.join("events.sock");
+        let dir = TempDir::new("events");
+        let path = dir.path().join("events.sock");
         let socket = EventSocket::bind(&path).unwrap();
         fs::remove_file(&path).unwrap();
         fs::write(&path, "someone else's").unwrap();

@@ -267,31 +267,9 @@ fn describe(error: &io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::track::security::test_support::TempDir;
     use std::fs;
-    use std::sync::atomic::{AtomicU32, Ordering};
     use tokio::sync::mpsc::{self, UnboundedReceiver};
-
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new() -> TempDir {
-            static NEXT: AtomicU32 = AtomicU32::new(0);
-            let dir = std::env::temp_dir().join(format!(
-                "floatip-file-{}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
 
     async fn next(rx: &mut UnboundedReceiver<Report>) -> Observation {
         match tokio::time::timeout(Duration::from_secs(3), rx.recv()).await {
@@ -319,8 +297,8 @@ mod tests {
 
     #[tokio::test]
     async fn create_write_echo_rename_and_delete_are_all_seen() {
-        let dir = TempDir::new();
-        let path = dir.0.join("drain");
+        let dir = TempDir::new("file");
+        let path = dir.path().join("drain");
         let (tx, mut rx) = mpsc::unbounded_channel();
         let task = spawn(4, path.clone(), tx);
         let first = rx.recv().await.unwrap();
@@ -346,7 +324,7 @@ mod tests {
         fs::write(&path, "-25").unwrap();
         quiet(&mut rx).await;
 
-        let tmp = dir.0.join("drain.tmp");
+        let tmp = dir.path().join("drain.tmp");
         fs::write(&tmp, "+7\n").unwrap();
         sh(&format!("mv {} {}", tmp.display(), path.display()));
         assert_eq!(next(&mut rx).await, Observation::Value(7));
@@ -367,8 +345,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_writer_that_keeps_the_file_open_is_seen_by_modify() {
-        let dir = TempDir::new();
-        let path = dir.0.join("weight");
+        let dir = TempDir::new("file");
+        let path = dir.path().join("weight");
         let (tx, mut rx) = mpsc::unbounded_channel();
         let task = spawn(0, path.clone(), tx);
         assert_eq!(next(&mut rx).await, Observation::Value(0));
@@ -383,8 +361,8 @@ mod tests {
 
     #[tokio::test]
     async fn bad_contents_fail_and_recover() {
-        let dir = TempDir::new();
-        let path = dir.0.join("drain");
+        let dir = TempDir::new("file");
+        let path = dir.path().join("drain");
         fs::write(&path, "yes\n").unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
         let task = spawn(0, path.clone(), tx);
@@ -414,8 +392,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_fifo_or_directory_at_the_path_fails_without_blocking() {
-        let dir = TempDir::new();
-        let path = dir.0.join("drain");
+        let dir = TempDir::new("file");
+        let path = dir.path().join("drain");
         nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
         let task = spawn(0, path.clone(), tx);
@@ -435,8 +413,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_directory_reads_as_zero_until_it_exists() {
-        let dir = TempDir::new();
-        let sub = dir.0.join("run-floatip");
+        let dir = TempDir::new("file");
+        let sub = dir.path().join("run-floatip");
         let path = sub.join("drain");
         let (tx, mut rx) = mpsc::unbounded_channel();
         let task = spawn(0, path.clone(), tx);
@@ -459,9 +437,9 @@ mod tests {
 
     #[tokio::test]
     async fn ends_when_the_receiver_is_dropped() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("file");
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let task = spawn(0, dir.0.join("drain"), tx);
+        let task = spawn(0, dir.path().join("drain"), tx);
         assert_eq!(next(&mut rx).await, Observation::Value(0));
         drop(rx);
         tokio::time::timeout(Duration::from_secs(2), task)
