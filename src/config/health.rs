@@ -121,41 +121,31 @@ impl Validator<'_> {
                 names.insert(name.clone(), c.name.referenced.line());
             }
             let kind = self.check_kind(&key, check, health);
-            let weight = match &c.weight {
-                None => 0,
-                Some(w) if (-MAX_WEIGHT..=MAX_WEIGHT).contains(&w.value) => w.value as i32,
-                Some(w) => {
-                    self.sink.error(
-                        at(&w.referenced),
-                        &format!("{key}.weight"),
-                        format!("weight {} is out of range", w.value),
-                        Some(format!(
-                            "a weight is -{MAX_WEIGHT}..={MAX_WEIGHT}: 0 puts the routers in Fault while the check fails, \
-                             a negative weight is added to the priority while it fails, a positive one while it passes"
-                        )),
-                    );
-                    0
-                }
+            let weight = self.int_in(
+                c.weight.as_ref(),
+                -MAX_WEIGHT..=MAX_WEIGHT,
+                0,
+                &format!("{key}.weight"),
+                |n| format!("weight {n} is out of range"),
+                format!(
+                    "a weight is -{MAX_WEIGHT}..={MAX_WEIGHT}: 0 puts the routers in Fault while the check fails, \
+                     a negative weight is added to the priority while it fails, a positive one while it passes"
+                ),
+            ) as i32;
+            let mut counter = |field: &str, raw: &Option<S<i64>>| {
+                self.int_in(
+                    raw.as_ref(),
+                    1..=MAX_RISE_FALL,
+                    1,
+                    &format!("{key}.{field}"),
+                    |n| format!("{field} {n} is out of range"),
+                    format!(
+                        "1..={MAX_RISE_FALL} consecutive results before the check changes state"
+                    ),
+                ) as u32
             };
-            let counter = |v: &mut Self, field: &str, raw: &Option<S<i64>>| -> u32 {
-                match raw {
-                    None => 1,
-                    Some(n) if (1..=MAX_RISE_FALL).contains(&n.value) => n.value as u32,
-                    Some(n) => {
-                        v.sink.error(
-                            at(&n.referenced),
-                            &format!("{key}.{field}"),
-                            format!("{field} {} is out of range", n.value),
-                            Some(format!(
-                                "1..={MAX_RISE_FALL} consecutive results before the check changes state"
-                            )),
-                        );
-                        1
-                    }
-                }
-            };
-            let rise = counter(self, "rise", &c.rise);
-            let fall = counter(self, "fall", &c.fall);
+            let rise = counter("rise", &c.rise);
+            let fall = counter("fall", &c.fall);
             // Event-driven checks report when what they watch changes, not on every
             // run: there is no second identical result to count.
             if let Some(
@@ -333,6 +323,28 @@ impl Validator<'_> {
         None
     }
 
+    /// An optional integer in `range` (`default` when absent); out of range is an
+    /// error at its position, and `default` stands in so validation goes on.
+    fn int_in(
+        &mut self,
+        raw: Option<&S<i64>>,
+        range: std::ops::RangeInclusive<i64>,
+        default: i64,
+        key: &str,
+        message: impl FnOnce(i64) -> String,
+        help: String,
+    ) -> i64 {
+        match raw {
+            None => default,
+            Some(n) if range.contains(&n.value) => n.value,
+            Some(n) => {
+                self.sink
+                    .error(at(&n.referenced), key, message(n.value), Some(help));
+                default
+            }
+        }
+    }
+
     fn process(&mut self, key: &str, raw: &S<RawProcess>) -> Option<CheckKind> {
         let (name, name_at, min, rescan, delay) = match &raw.value {
             RawProcess::Name(name) => (name.trim(), at(&raw.referenced), None, None, None),
@@ -356,21 +368,16 @@ impl Validator<'_> {
                 ),
             );
         }
-        let min = match min {
-            None => 1,
-            Some(m) if (1..=MAX_PROCESS_MIN).contains(&m.value) => m.value as u32,
-            Some(m) => {
-                self.sink.error(
-                    at(&m.referenced),
-                    &format!("{key}.min"),
-                    format!("min {} is out of range", m.value),
-                    Some(format!(
-                        "the fewest processes of that name that count as healthy, 1..={MAX_PROCESS_MIN}"
-                    )),
-                );
-                1
-            }
-        };
+        let min = self.int_in(
+            min,
+            1..=MAX_PROCESS_MIN,
+            1,
+            &format!("{key}.min"),
+            |n| format!("min {n} is out of range"),
+            format!(
+                "the fewest processes of that name that count as healthy, 1..={MAX_PROCESS_MIN}"
+            ),
+        ) as u32;
         let rescan = rescan
             .and_then(|text| {
                 self.duration_in(
@@ -469,19 +476,14 @@ impl Validator<'_> {
             }
             text.to_owned()
         });
-        let expect = match &raw.expect {
-            None => 200,
-            Some(e) if (100..=599).contains(&e.value) => e.value as u16,
-            Some(e) => {
-                self.sink.error(
-                    at(&e.referenced),
-                    &format!("{key}.expect"),
-                    format!("{} is not an HTTP status", e.value),
-                    Some("the status that means healthy, 100..=599; default 200".to_owned()),
-                );
-                200
-            }
-        };
+        let expect = self.int_in(
+            raw.expect.as_ref(),
+            100..=599,
+            200,
+            &format!("{key}.expect"),
+            |n| format!("{n} is not an HTTP status"),
+            "the status that means healthy, 100..=599; default 200".to_owned(),
+        ) as u16;
         if self.sink.errors.len() != errors_before {
             return None;
         }

@@ -68,38 +68,10 @@ fn get(target: SocketAddr) -> Result<String, String> {
 }
 
 impl HttpProber {
-    /// Starts probing `target` from namespace `ns`, one request every `interval`.
+    /// Starts probing `target` from namespace `ns`, one request every `interval`, one
+    /// at a time (a request that hangs delays the next).
     pub fn start(ns: &str, target: SocketAddr, interval: Duration) -> HttpProber {
-        let stop = Arc::new(AtomicBool::new(false));
-        let probes = Arc::new(Mutex::new(Vec::new()));
-        let thread = {
-            let (stop, probes) = (stop.clone(), probes.clone());
-            super::spawn_in_netns(ns, move || {
-                let start = Instant::now();
-                let mut n: u32 = 0;
-                while !stop.load(Ordering::SeqCst) {
-                    let sent = Instant::now();
-                    let result = get(target);
-                    probes.lock().unwrap().push(Probe {
-                        sent,
-                        done: Instant::now(),
-                        result,
-                    });
-                    n += 1;
-                    let next = start + interval * n;
-                    let now = Instant::now();
-                    if next > now {
-                        std::thread::sleep(next - now);
-                    }
-                }
-            })
-        };
-        HttpProber {
-            target,
-            stop,
-            probes,
-            thread: Some(thread),
-        }
+        HttpProber::spawn(ns, target, interval, false)
     }
 
     /// Like [`HttpProber::start`], but each request runs on its own thread, so one that
@@ -107,27 +79,37 @@ impl HttpProber {
     /// the next: a request really starts every `interval`. For measuring when service
     /// resumes; a client of this kind has more requests in flight at any moment.
     pub fn start_concurrent(ns: &str, target: SocketAddr, interval: Duration) -> HttpProber {
+        HttpProber::spawn(ns, target, interval, true)
+    }
+
+    fn spawn(ns: &str, target: SocketAddr, interval: Duration, concurrent: bool) -> HttpProber {
         let stop = Arc::new(AtomicBool::new(false));
         let probes = Arc::new(Mutex::new(Vec::new()));
         let thread = {
             let (stop, probes) = (stop.clone(), probes.clone());
             super::spawn_in_netns(ns, move || {
+                let probe = move |probes: &Mutex<Vec<Probe>>| {
+                    let sent = Instant::now();
+                    let result = get(target);
+                    probes.lock().unwrap().push(Probe {
+                        sent,
+                        done: Instant::now(),
+                        result,
+                    });
+                };
                 let start = Instant::now();
                 let mut n: u32 = 0;
-                let mut running = Vec::new();
+                let mut running: Vec<JoinHandle<()>> = Vec::new();
                 while !stop.load(Ordering::SeqCst) {
-                    let probes = probes.clone();
-                    // Threads created here inherit this thread's network namespace.
-                    running.push(std::thread::spawn(move || {
-                        let sent = Instant::now();
-                        let result = get(target);
-                        probes.lock().unwrap().push(Probe {
-                            sent,
-                            done: Instant::now(),
-                            result,
-                        });
-                    }));
-                    running.retain(|t: &JoinHandle<()>| !t.is_finished());
+                    if concurrent {
+                        let probes = probes.clone();
+                        // Threads created here inherit this thread's network namespace.
+                        running.push(std::thread::spawn(move || probe(&probes)));
+                        running.retain(|t| !t.is_finished());
+                    } else {
+                        probe(&probes);
+                    }
+                    // Paced on a fixed schedule, so a slow request does not stretch it.
                     n += 1;
                     let next = start + interval * n;
                     let now = Instant::now();
