@@ -5,83 +5,16 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use floatip::config::{
-    self, Announce, ChecksumMode, Config, ConfigError, Diagnostic, Severity, VirtualAddress,
-};
+use floatip::config::{self, Announce, ChecksumMode, ConfigError, Severity, VirtualAddress};
 use floatip::proto::packet::{Auth, ChecksumForm, Family, Version};
 use floatip::proto::timers::Centisecs;
 use proptest::prelude::*;
 
-const FILE: &str = "/etc/floatip/floatip.yaml";
+mod config_kit;
+use config_kit::*;
 
 fn example_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/examples/floatip.yaml")
-}
-
-/// Lines joined with newlines, so that a test reads line numbers off the array index + 1.
-fn yaml(lines: &[&str]) -> String {
-    let mut text = lines.join("\n");
-    text.push('\n');
-    text
-}
-
-/// A minimal valid router on lines 1-5, then `extra` from line 6 on.
-fn router_with(extra: &[&str]) -> String {
-    let mut lines = vec![
-        "routers:",
-        "  - name: web",
-        "    interface: eth0",
-        "    vrid: 51",
-        "    addresses: [192.0.2.100/24]",
-    ];
-    lines.extend_from_slice(extra);
-    yaml(&lines)
-}
-
-fn parse(text: &str) -> Result<Config, ConfigError> {
-    config::parse(text, Path::new(FILE))
-}
-
-fn ok(text: &str) -> Config {
-    match parse(text) {
-        Ok(config) => config,
-        Err(err) => panic!("expected a valid config, got:\n{err}"),
-    }
-}
-
-fn errors(text: &str) -> Vec<Diagnostic> {
-    match parse(text) {
-        Ok(config) => panic!("expected errors, got {config:#?}"),
-        Err(err) => err.diagnostics().to_vec(),
-    }
-}
-
-fn one_error(text: &str) -> Diagnostic {
-    let errors = errors(text);
-    assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
-    errors.into_iter().next().unwrap()
-}
-
-/// Assert position, key and (a part of) the message of a diagnostic.
-#[track_caller]
-fn assert_diag(d: &Diagnostic, line: u64, column: u64, key: &str, message_part: &str) {
-    assert_eq!(
-        (d.line, d.column, d.key.as_str()),
-        (line, column, key),
-        "position/key of {d}"
-    );
-    assert!(
-        d.message.contains(message_part),
-        "message {:?} lacks {message_part:?}",
-        d.message
-    );
-    assert_eq!(d.file, Path::new(FILE));
-}
-
-#[track_caller]
-fn assert_help(d: &Diagnostic, part: &str) {
-    let help = d.help.as_deref().unwrap_or("");
-    assert!(help.contains(part), "help {help:?} lacks {part:?}");
 }
 
 fn ip(text: &str) -> IpAddr {

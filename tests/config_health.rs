@@ -5,57 +5,16 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use floatip::config::{self, CheckKind, Config, ConfigError, Diagnostic, Severity};
+use floatip::config::{CheckKind, Severity};
 
-const FILE: &str = "/etc/floatip/floatip.yaml";
-
-fn yaml(lines: &[&str]) -> String {
-    let mut text = lines.join("\n");
-    text.push('\n');
-    text
-}
+mod config_kit;
+use config_kit::*;
 
 /// A router on lines 1-6 tracking `haproxy`, then `extra` from line 7 on.
 fn with(extra: &[&str]) -> String {
-    let mut lines = vec![
-        "routers:",
-        "  - name: web",
-        "    interface: eth0",
-        "    vrid: 51",
-        "    addresses: [192.0.2.100/24]",
-        "    track: [haproxy]",
-    ];
+    let mut lines = vec!["    track: [haproxy]"];
     lines.extend_from_slice(extra);
-    yaml(&lines)
-}
-
-fn parse(text: &str) -> Result<Config, ConfigError> {
-    config::parse(text, Path::new(FILE))
-}
-
-fn ok(text: &str) -> Config {
-    parse(text).unwrap_or_else(|e| panic!("expected a valid config, got:\n{e}"))
-}
-
-fn one_error(text: &str) -> Diagnostic {
-    match parse(text) {
-        Ok(c) => panic!("expected an error, got {c:#?}"),
-        Err(e) => {
-            let d = e.diagnostics();
-            assert_eq!(d.len(), 1, "expected one error, got:\n{e}");
-            d[0].clone()
-        }
-    }
-}
-
-#[track_caller]
-fn assert_diag(d: &Diagnostic, line: u64, column: u64, key: &str, part: &str) {
-    assert_eq!(
-        (d.line, d.column, d.key.as_str()),
-        (line, column, key),
-        "{d}"
-    );
-    assert!(d.message.contains(part), "{:?} lacks {part:?}", d.message);
+    router_with(&lines)
 }
 
 #[test]
