@@ -138,6 +138,38 @@ fn a_check_has_exactly_one_kind() {
 }
 
 #[test]
+fn check_names_are_valid_and_unique() {
+    let d = one_error(&with(&[
+        "checks:",
+        "  - name: haproxy",
+        "    process: haproxy",
+        "  - name: haproxy",
+        "    tcp: {address: 127.0.0.1, port: 80}",
+    ]));
+    assert_diag(
+        &d,
+        10,
+        11,
+        "checks[1].name",
+        "check name `haproxy` is already used on line 8",
+    );
+    let errors = errors(&with(&[
+        "checks:",
+        "  - name: haproxy",
+        "    process: haproxy",
+        "  - name: \"no spaces\"",
+        "    process: haproxy",
+    ]));
+    assert_diag(
+        &errors[0],
+        10,
+        11,
+        "checks[1].name",
+        "`no spaces` is not a valid check name",
+    );
+}
+
+#[test]
 fn track_names_must_exist() {
     let d = one_error(&with(&[
         "checks:",

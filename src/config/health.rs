@@ -14,7 +14,7 @@ use super::error::did_you_mean;
 use super::schema::{
     RawCheck, RawCommand, RawGlobal, RawHttp, RawInitial, RawNotify, RawProcess, S,
 };
-use super::validate::{MAX_NAME, Validator, at, interface_name_problem, name_is_valid};
+use super::validate::{Validator, at, interface_name_problem};
 use super::{CheckKind, CheckSpec, DEFAULT_NOTIFY_TIMEOUT, Global, NotifySpec};
 use crate::config::locate::Position;
 use crate::track::security;
@@ -100,26 +100,7 @@ impl Validator<'_> {
             let key = format!("checks[{index}]");
             let errors_before = self.sink.errors.len();
             let c = &check.value;
-            let name = c.name.value.trim().to_owned();
-            if !name_is_valid(&name) {
-                self.sink.error(
-                    at(&c.name.referenced),
-                    &format!("{key}.name"),
-                    format!("`{}` is not a valid check name", c.name.value),
-                    Some(format!(
-                        "a name is 1 to {MAX_NAME} letters, digits, `-`, `_` and `.`"
-                    )),
-                );
-            } else if let Some(line) = names.get(&name) {
-                self.sink.error(
-                    at(&c.name.referenced),
-                    &format!("{key}.name"),
-                    format!("check name `{name}` is already used on line {line}"),
-                    Some("check names are unique".to_owned()),
-                );
-            } else {
-                names.insert(name.clone(), c.name.referenced.line());
-            }
+            let name = self.unique_name(&key, "check", &c.name, &mut names);
             let kind = self.check_kind(&key, check, health);
             let weight = self.int_in(
                 c.weight.as_ref(),

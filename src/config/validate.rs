@@ -1116,6 +1116,39 @@ impl Validator<'_> {
         }
     }
 
+    /// The name at `key.name`, trimmed; an error there if it is not a valid name or if
+    /// `seen` (name -> line) already has it, else it is added to `seen`. `what` names
+    /// the kind of thing in the messages: "check", "sync group".
+    pub(super) fn unique_name(
+        &mut self,
+        key: &str,
+        what: &str,
+        raw: &S<String>,
+        seen: &mut HashMap<String, u64>,
+    ) -> String {
+        let name = raw.value.trim().to_owned();
+        if !name_is_valid(&name) {
+            self.sink.error(
+                at(&raw.referenced),
+                &format!("{key}.name"),
+                format!("`{}` is not a valid {what} name", raw.value),
+                Some(format!(
+                    "a name is 1 to {MAX_NAME} letters, digits, `-`, `_` and `.`"
+                )),
+            );
+        } else if let Some(line) = seen.get(&name) {
+            self.sink.error(
+                at(&raw.referenced),
+                &format!("{key}.name"),
+                format!("{what} name `{name}` is already used on line {line}"),
+                Some(format!("{what} names are unique")),
+            );
+        } else {
+            seen.insert(name.clone(), raw.referenced.line());
+        }
+        name
+    }
+
     fn sync_groups(
         &mut self,
         groups: &S<Vec<S<RawSyncGroup>>>,
@@ -1130,26 +1163,7 @@ impl Validator<'_> {
             let key = format!("sync_groups[{index}]");
             let errors_before = self.sink.errors.len();
             let g = &group.value;
-            let name = g.name.value.trim().to_owned();
-            if !name_is_valid(&name) {
-                self.sink.error(
-                    at(&g.name.referenced),
-                    &format!("{key}.name"),
-                    format!("`{}` is not a valid sync group name", g.name.value),
-                    Some(format!(
-                        "a name is 1 to {MAX_NAME} letters, digits, `-`, `_` and `.`"
-                    )),
-                );
-            } else if let Some(line) = group_names.get(&name) {
-                self.sink.error(
-                    at(&g.name.referenced),
-                    &format!("{key}.name"),
-                    format!("sync group name `{name}` is already used on line {line}"),
-                    Some("sync group names are unique".to_owned()),
-                );
-            } else {
-                group_names.insert(name.clone(), g.name.referenced.line());
-            }
+            let name = self.unique_name(&key, "sync group", &g.name, &mut group_names);
 
             if g.routers.value.is_empty() {
                 self.sink.error(
