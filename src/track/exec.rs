@@ -35,9 +35,9 @@ use tracing::warn;
 use super::RunAs;
 
 /// The `PATH` commands get (the Debian default for root, so `/usr/sbin` tools are found).
-pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Bytes of output kept (stdout and stderr together, in the order written).
-pub const OUTPUT_LIMIT: usize = 4096;
+const OUTPUT_LIMIT: usize = 4096;
 /// After the command ends, how long to wait for the rest of its output. Only a process
 /// that left the group (setsid) while holding the pipe makes this wait the full time.
 const DRAIN_GRACE: Duration = Duration::from_millis(200);
@@ -411,19 +411,18 @@ pub(crate) mod tests {
     }
 
     /// Members of process group `pgid` that are not zombies (PID 1 here may not reap).
-    pub fn live_members(pgid: i32) -> Vec<i32> {
+    fn live_members(pgid: i32) -> Vec<i32> {
         let mut members = Vec::new();
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return members;
-        };
-        for entry in entries.flatten() {
+        for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
             let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
                 continue;
             };
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            // Gone since the listing: not a member.
+            let Ok(stat) = std::fs::read(entry.path().join("stat")) else {
                 continue;
             };
             // pid (comm) state ppid pgrp ...; comm may contain spaces and parentheses.
+            let stat = String::from_utf8_lossy(&stat);
             let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
                 continue;
             };
@@ -433,6 +432,28 @@ pub(crate) mod tests {
             }
         }
         members
+    }
+
+    /// Polls `probe` every 20 ms until it gives a value; fails the test after 5 s.
+    pub async fn poll<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(value) = probe() {
+                return value;
+            }
+            assert!(Instant::now() < deadline, "{what}: not within 5 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The PID a test script wrote to `path` (`echo $$ > path`), once it has.
+    pub async fn written_pid(path: &Path) -> i32 {
+        poll("the script writes its pid", || {
+            std::fs::read_to_string(path)
+                .ok()
+                .and_then(|text| text.trim().parse().ok())
+        })
+        .await
     }
 
     /// Waits up to 5 s for the group to be empty.
@@ -543,17 +564,16 @@ pub(crate) mod tests {
         let script = format!("echo $$ > {}; sleep 100 & sleep 100", pid_file.display());
         let command = argv(&["/bin/sh", "-c", &script]);
         let running = run(&command, &run_as, SECOND * 60);
-        let aborted = tokio::time::timeout(SECOND, running).await;
-        assert!(aborted.is_err(), "should still have been running");
-        let pgid: i32 = read_trimmed(&pid_file).parse().expect("the shell's pid");
+        // Dropped when the select ends: once the shell and both sleeps are running.
+        let pgid = tokio::select! {
+            r = running => panic!("should still have been running: {r:?}"),
+            pgid = async {
+                let pgid = written_pid(&pid_file).await;
+                poll("both sleeps run", || (live_members(pgid).len() >= 2).then_some(())).await;
+                pgid
+            } => pgid,
+        };
         assert_group_gone(pgid).await;
-    }
-
-    fn read_trimmed(path: &Path) -> String {
-        std::fs::read_to_string(path)
-            .expect("read")
-            .trim()
-            .to_string()
     }
 
     #[tokio::test]
