@@ -101,11 +101,13 @@ async fn run(check: CheckIndex, path: PathBuf, reports: UnboundedSender<Report>)
                         check,
                         directory = %directory.display(),
                         %error,
-                        "cannot watch the directory (yet); the file reads as 0 until it can be watched, retrying every second"
+                        "cannot watch the directory (yet); reading the file every second until it can be watched (a missing file reads as 0)"
                     );
                     logged_missing = true;
                 }
-                if !report(Observation::Value(0)) {
+                // Not a blind 0: the watch can fail with the file there (inotify limits
+                // used up), and a drain file must still count.
+                if !report(read_value(&path)) {
                     return;
                 }
                 tokio::select! {
