@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::config::{NotifySpec, format_duration};
+use crate::proto::fsm::State;
 use crate::track::RunAs;
 use crate::track::exec::{self, Outcome};
 
@@ -42,31 +43,12 @@ impl HookType {
     }
 }
 
-/// The state entered: keepalived's STATE argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HookState {
-    Master,
-    Backup,
-    Fault,
-    /// The daemon is stopping (or the router was removed by a reload).
-    Stop,
-}
-
-impl HookState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HookState::Master => "MASTER",
-            HookState::Backup => "BACKUP",
-            HookState::Fault => "FAULT",
-            HookState::Stop => "STOP",
-        }
-    }
-}
-
 /// One queued transition.
 #[derive(Debug, Clone, Copy)]
 struct Transition {
-    state: HookState,
+    /// Keepalived's STATE argument is its `notify_name` (STOP: the daemon is stopping,
+    /// or a reload removed the router).
+    state: State,
     priority: u8,
 }
 
@@ -105,7 +87,11 @@ impl Hooks {
 
     /// Queues the hooks of a transition to `state` at `priority`. Never blocks, never
     /// fails (after the worker is gone, which only `finish` does, it is a no-op).
-    pub fn notify(&self, state: HookState, priority: u8) {
+    /// Initialize has no hook.
+    pub fn notify(&self, state: State, priority: u8) {
+        if state == State::Initialize {
+            return;
+        }
         self.pending.fetch_add(1, Ordering::Relaxed);
         if self.queue.send(Transition { state, priority }).is_err() {
             self.pending.fetch_sub(1, Ordering::Relaxed);
@@ -146,10 +132,11 @@ async fn run_transition(
 ) {
     let state = transition.state;
     let per_state = match state {
-        HookState::Master => &spec.master,
-        HookState::Backup => &spec.backup,
-        HookState::Fault => &spec.fault,
-        HookState::Stop => &spec.stop,
+        State::Initialize => &None,
+        State::Master => &spec.master,
+        State::Backup => &spec.backup,
+        State::Fault => &spec.fault,
+        State::Stopped => &spec.stop,
     };
     if let Some(argv) = per_state {
         run_hook(argv, state, run_as, spec.timeout).await;
@@ -159,17 +146,17 @@ async fn run_transition(
         argv.extend([
             kind.as_str().to_string(),
             name.to_string(),
-            state.as_str().to_string(),
+            state.notify_name().to_string(),
             transition.priority.to_string(),
         ]);
         run_hook(&argv, state, run_as, spec.timeout).await;
     }
 }
 
-async fn run_hook(argv: &[String], state: HookState, run_as: &RunAs, timeout: Duration) {
+async fn run_hook(argv: &[String], state: State, run_as: &RunAs, timeout: Duration) {
     let result = exec::run(argv, run_as, timeout).await;
     let command = argv.join(" ");
-    let state = state.as_str();
+    let state = state.notify_name();
     // Milliseconds are enough for a log line.
     let elapsed = format_duration(Duration::from_millis(
         u64::try_from(result.elapsed.as_millis()).unwrap_or(u64::MAX),
@@ -248,14 +235,6 @@ mod tests {
     fn keepalived_names() {
         assert_eq!(HookType::Instance.as_str(), "INSTANCE");
         assert_eq!(HookType::Group.as_str(), "GROUP");
-        let states = [
-            HookState::Master,
-            HookState::Backup,
-            HookState::Fault,
-            HookState::Stop,
-        ];
-        let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
-        assert_eq!(names, ["MASTER", "BACKUP", "FAULT", "STOP"]);
     }
 
     #[tokio::test]
@@ -275,11 +254,11 @@ mod tests {
         spec.master = Some(shell(&format!("echo master-hook >> {}", log.display())));
         let hooks = Hooks::start(HookType::Instance, "vi_1".into(), spec, runner());
         let burst = [
-            (HookState::Backup, 100),
-            (HookState::Master, 100),
-            (HookState::Fault, 100),
-            (HookState::Backup, 90),
-            (HookState::Master, 90),
+            (State::Backup, 100),
+            (State::Master, 100),
+            (State::Fault, 100),
+            (State::Backup, 90),
+            (State::Master, 90),
         ];
         let started = Instant::now();
         for (state, priority) in burst {
@@ -320,8 +299,8 @@ mod tests {
         spec.command = Some(shell(&script));
         spec.timeout = Duration::from_millis(300);
         let hooks = Hooks::start(HookType::Group, "g".into(), spec, runner());
-        hooks.notify(HookState::Master, 100);
-        hooks.notify(HookState::Backup, 100);
+        hooks.notify(State::Master, 100);
+        hooks.notify(State::Backup, 100);
         let started = Instant::now();
         hooks.finish(SECOND * 30).await;
         assert!(started.elapsed() < SECOND * 5, "{:?}", started.elapsed());
@@ -338,7 +317,7 @@ mod tests {
         spec.command = Some(shell(&format!("echo \"$@\" >> {}", log.display())));
         spec.stop = Some(shell(&format!("echo stop-hook >> {}", log.display())));
         let hooks = Hooks::start(HookType::Instance, "vi_1".into(), spec, runner());
-        hooks.notify(HookState::Stop, 0);
+        hooks.notify(State::Stopped, 0);
         hooks.finish(SECOND * 30).await;
         assert_eq!(lines(&log), ["stop-hook", "INSTANCE vi_1 STOP 0"]);
     }
@@ -357,8 +336,8 @@ mod tests {
         let mut spec = spec();
         spec.command = Some(shell(&script));
         let hooks = Hooks::start(HookType::Instance, "vi_1".into(), spec, runner());
-        hooks.notify(HookState::Stop, 0);
-        hooks.notify(HookState::Stop, 0);
+        hooks.notify(State::Stopped, 0);
+        hooks.notify(State::Stopped, 0);
         let started = Instant::now();
         hooks.finish(Duration::from_millis(500)).await;
         assert!(started.elapsed() < SECOND * 3, "{:?}", started.elapsed());
@@ -375,8 +354,8 @@ mod tests {
         spec.backup = Some(argv(&["/nonexistent/hook"]));
         spec.command = Some(shell(&format!("echo \"$@\" >> {}; exit 3", log.display())));
         let hooks = Hooks::start(HookType::Instance, "vi_1".into(), spec, runner());
-        hooks.notify(HookState::Backup, 50);
-        hooks.notify(HookState::Master, 50);
+        hooks.notify(State::Backup, 50);
+        hooks.notify(State::Master, 50);
         hooks.finish(SECOND * 30).await;
         assert_eq!(
             lines(&log),

@@ -36,7 +36,7 @@ use crate::track::{CheckIndex, Observation, RunAs, security};
 use clock::Clock;
 use events::EventSocket;
 use health::Checks;
-use hooks::{HookState, HookType, Hooks};
+use hooks::{HookType, Hooks};
 use router::{Received, RouterId, RouterIo};
 
 /// Why the daemon could not start or had to stop.
@@ -96,17 +96,6 @@ struct Unit {
 
 /// How long the daemon waits at exit for queued notify hooks (the STOP hooks).
 const HOOKS_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// The state a notify hook is told about, if any (Initialize is not announced).
-fn hook_state(state: State) -> Option<HookState> {
-    match state {
-        State::Master => Some(HookState::Master),
-        State::Backup => Some(HookState::Backup),
-        State::Fault => Some(HookState::Fault),
-        State::Stopped => Some(HookState::Stop),
-        State::Initialize => None,
-    }
-}
 
 /// Notify hooks by owner, kept over a reload when their definition is unchanged.
 struct HookTable<K> {
@@ -564,8 +553,8 @@ impl Daemon {
             .members()
             .get(member)
             .map_or(0, Router::effective_priority);
-        if let (Some(hooks), Some(state)) = (self.router_hooks.get(&id), hook_state(to)) {
-            hooks.notify(state, priority);
+        if let Some(hooks) = self.router_hooks.get(&id) {
+            hooks.notify(to, priority);
         }
         self.publish(serde_json::json!({
             "event": "transition",
@@ -590,15 +579,12 @@ impl Daemon {
         let Some(first) = states.next() else {
             return;
         };
-        if !states.all(|s| s == first) || u.reported == Some(first) {
+        if !states.all(|s| s == first) || u.reported == Some(first) || first == State::Initialize {
             return;
         }
-        let Some(state) = hook_state(first) else {
-            return;
-        };
         let from = u.reported.replace(first);
         if let Some(hooks) = self.group_hooks.get(&name) {
-            hooks.notify(state, 0);
+            hooks.notify(first, 0);
         }
         self.publish(serde_json::json!({
             "event": "transition",
