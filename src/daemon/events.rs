@@ -12,13 +12,13 @@
 
 use std::fs;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use nix::sys::stat::Mode;
 use socket2::{Domain, SockAddr, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
@@ -27,11 +27,11 @@ use tokio::task::{AbortHandle, JoinHandle};
 use tracing::{debug, warn};
 
 /// Lines a client may have queued before it is disconnected.
-pub const MAX_BEHIND: usize = 1024;
+const MAX_BEHIND: usize = 1024;
 /// Clients connected at once; more are refused.
-pub const MAX_CLIENTS: usize = 64;
+const MAX_CLIENTS: usize = 64;
 /// Mode of the socket file: the owner and its group may connect.
-pub const SOCKET_MODE: u32 = 0o660;
+const SOCKET_MODE: u32 = 0o660;
 
 /// A listening event socket. Dropping it disconnects every client, stops its tasks and
 /// removes the socket file (if it is still ours).
@@ -92,10 +92,7 @@ impl EventSocket {
         let socket = Socket::new(Domain::UNIX, Type::STREAM.cloexec(), None)?;
         // The file bind creates takes the socket's mode (less the umask): set it first so
         // the file is never more open than 0660, even for an instant.
-        // SAFETY: fchmod on a descriptor we own; no memory is passed.
-        if unsafe { libc::fchmod(socket.as_raw_fd(), SOCKET_MODE) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        nix::sys::stat::fchmod(&socket, Mode::from_bits_truncate(SOCKET_MODE))?;
         socket.bind(&SockAddr::unix(path)?)?;
         let created = fs::symlink_metadata(path)?;
         let identity = (created.dev(), created.ino());
@@ -154,7 +151,8 @@ impl EventSocket {
     }
 
     /// Clients connected now.
-    pub fn client_count(&self) -> usize {
+    #[cfg(test)]
+    fn client_count(&self) -> usize {
         let clients = lock(&self.clients);
         clients.list.iter().filter(|c| !c.queue.is_closed()).count()
     }
@@ -340,7 +338,9 @@ mod tests {
             tokio::task::yield_now().await;
         }
         println!("slowest publish: {slowest:?}");
-        assert!(slowest < Duration::from_millis(50), "{slowest:?}");
+        // A publish that waited for the stalled client would wait for ever; a second is
+        // only a bound generous enough for a busy machine.
+        assert!(slowest < Duration::from_secs(1), "{slowest:?}");
         let (lines, _reader) = reader.await.unwrap();
         assert_eq!(lines.len(), LINES);
         for (i, line) in lines.iter().enumerate() {
@@ -382,6 +382,10 @@ mod tests {
         drop(client);
         wait_for_clients(&socket, 0).await;
         socket.publish("nobody listens");
+        assert!(
+            lock(&socket.clients).list.is_empty(),
+            "the publish drops the client that hung up"
+        );
     }
 
     #[tokio::test]

@@ -6,9 +6,9 @@
 //! protocol decisions: those are the core's (`crate::proto`).
 
 mod clock;
-pub mod events;
+mod events;
 mod health;
-pub mod hooks;
+mod hooks;
 mod nft;
 mod ratelimit;
 mod router;
@@ -404,19 +404,14 @@ impl Daemon {
 
     async fn on_net_event(&mut self, event: NetEvent) {
         let now = self.clock.now();
-        match &event {
-            NetEvent::LinkChanged { index, .. } | NetEvent::LinkRemoved { index } => {
-                self.refresh_interface_checks(Some(*index)).await;
-            }
-            NetEvent::Overrun => self.refresh_interface_checks(None).await,
-            _ => {}
-        }
         match event {
             NetEvent::LinkChanged { index, .. } | NetEvent::LinkRemoved { index } => {
+                self.refresh_interface_checks(Some(index)).await;
                 self.refresh_links(Some(index), now).await
             }
             NetEvent::Overrun => {
                 warn!("netlink overrun: re-reading link and address state");
+                self.refresh_interface_checks(None).await;
                 self.refresh_links(None, now).await;
                 self.check_addresses(None, now).await;
             }

@@ -189,16 +189,13 @@ mod tests {
 
     #[test]
     fn sends_to_a_path_socket() {
-        let dir = std::env::temp_dir().join(format!("floatip-notify-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("notify");
-        let _ = std::fs::remove_file(&path);
+        let dir = crate::track::security::test_support::TempDir::new("notify");
+        let path = dir.path().join("notify");
         let listener = UnixDatagram::bind(&path).unwrap();
         send(path.as_os_str().as_encoded_bytes(), READY).unwrap();
         let mut buf = [0u8; 64];
         let n = listener.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"READY=1");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
