@@ -78,17 +78,11 @@ impl Validator<'_> {
             }
         }
         if let Some(path) = &raw.event_socket {
-            let text = path.value.trim();
-            if text.starts_with('/') && !text.ends_with('/') {
-                global.event_socket = Some(PathBuf::from(text));
-            } else {
-                self.sink.error(
-                    at(&path.referenced),
-                    "global.event_socket",
-                    format!("`{text}` is not an absolute file path"),
-                    Some("a path for a Unix socket, such as /run/floatip/events.sock".to_owned()),
-                );
-            }
+            global.event_socket = self.absolute_file(
+                "global.event_socket",
+                path,
+                "a path for a Unix socket, such as /run/floatip/events.sock",
+            );
         }
         global
     }
@@ -287,20 +281,28 @@ impl Validator<'_> {
             });
         }
         if let Some(file) = &c.file {
-            let text = file.value.trim();
-            if !text.starts_with('/') || text.ends_with('/') {
-                self.sink.error(
-                    at(&file.referenced),
-                    &format!("{key}.file"),
-                    format!("`{text}` is not an absolute file path"),
-                    Some("e.g. /run/floatip/drain; `echo 1 > /run/floatip/drain` then drains the node".to_owned()),
-                );
-                return None;
-            }
-            return Some(CheckKind::File {
-                path: PathBuf::from(text),
-            });
+            let path = self.absolute_file(
+                &format!("{key}.file"),
+                file,
+                "e.g. /run/floatip/drain; `echo 1 > /run/floatip/drain` then drains the node",
+            )?;
+            return Some(CheckKind::File { path });
         }
+        None
+    }
+
+    /// An absolute path to a file (not ending in `/`), else an error at it.
+    fn absolute_file(&mut self, key: &str, raw: &S<String>, help: &str) -> Option<PathBuf> {
+        let text = raw.value.trim();
+        if text.starts_with('/') && !text.ends_with('/') {
+            return Some(PathBuf::from(text));
+        }
+        self.sink.error(
+            at(&raw.referenced),
+            key,
+            format!("`{text}` is not an absolute file path"),
+            Some(help.to_owned()),
+        );
         None
     }
 

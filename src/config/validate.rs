@@ -1263,8 +1263,8 @@ impl Validator<'_> {
             }
         }
         for (check, position) in health.checks.iter().zip(&health.check_at) {
-            let tracked = routers.iter().any(|r| r.track.contains(&check.name))
-                || groups.iter().any(|g| g.track.contains(&check.name));
+            // A group's checks are in its members' `track` by now.
+            let tracked = routers.iter().any(|r| r.track.contains(&check.name));
             if !tracked {
                 self.sink.warning(
                     *position,
