@@ -237,6 +237,20 @@ fn event_driven_checks_take_no_interval() {
         "checks[0].interval",
         "script, tcp and http checks only",
     );
+    let d = one_error(&with(&[
+        "checks:",
+        "  - name: haproxy",
+        "    file: /run/floatip/drain",
+        "    fall: 3",
+    ]));
+    assert_diag(
+        &d,
+        10,
+        11,
+        "checks[0].fall",
+        "script, tcp and http checks only",
+    );
+    assert_help(&d, "a file check is event-driven");
 }
 
 #[test]

@@ -121,25 +121,6 @@ impl Validator<'_> {
             };
             let rise = counter("rise", &c.rise);
             let fall = counter("fall", &c.fall);
-            // Event-driven checks report when what they watch changes, not on every
-            // run: there is no second identical result to count.
-            if let Some(
-                kind @ (CheckKind::File { .. }
-                | CheckKind::Process { .. }
-                | CheckKind::Interface { .. }),
-            ) = &kind
-            {
-                for (field, raw) in [("rise", &c.rise), ("fall", &c.fall)] {
-                    if let Some(n) = raw {
-                        self.sink.error(
-                            at(&n.referenced),
-                            &format!("{key}.{field}"),
-                            format!("`{field}` does not apply to a {} check", kind.as_str()),
-                            Some("it reports each change as it happens, so there are no repeated results to count; rise and fall are for script, tcp and http checks".to_owned()),
-                        );
-                    }
-                }
-            }
             let initially_up = matches!(c.initial.as_ref().map(|i| i.value), Some(RawInitial::Up));
             if self.sink.errors.len() == errors_before
                 && let Some(kind) = kind
@@ -199,16 +180,23 @@ impl Validator<'_> {
                 return None;
             }
         }
+        // Event-driven checks report each change as it happens: nothing runs on an
+        // interval, and there are no repeated results for rise and fall to count.
         let timed = c.script.is_some() || c.tcp.is_some() || c.http.is_some();
         if !timed {
-            for (field, raw) in [("interval", &c.interval), ("timeout", &c.timeout)] {
-                if let Some(raw) = raw {
+            for (field, position) in [
+                ("interval", c.interval.as_ref().map(|v| at(&v.referenced))),
+                ("timeout", c.timeout.as_ref().map(|v| at(&v.referenced))),
+                ("rise", c.rise.as_ref().map(|v| at(&v.referenced))),
+                ("fall", c.fall.as_ref().map(|v| at(&v.referenced))),
+            ] {
+                if let Some(position) = position {
                     self.sink.error(
-                        at(&raw.referenced),
+                        position,
                         &format!("{key}.{field}"),
                         format!("`{field}` applies to script, tcp and http checks only"),
                         Some(format!(
-                            "a {} check is event-driven; remove `{field}`",
+                            "a {} check is event-driven: it reports each change as it happens; remove `{field}`",
                             given[0].0
                         )),
                     );
