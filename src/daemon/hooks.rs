@@ -167,13 +167,13 @@ async fn run_hook(argv: &[String], state: State, run_as: &RunAs, timeout: Durati
         outcome if outcome.is_success() => {
             info!(state, command, elapsed, "notify hook ran");
         }
-        Outcome::TimedOut => {
+        Outcome::TimedOut(after) => {
             warn!(
                 state,
                 command,
                 output,
                 "notify hook killed after timeout {}",
-                format_duration(timeout)
+                format_duration(*after)
             );
         }
         outcome => {

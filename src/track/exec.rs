@@ -33,6 +33,7 @@ use tokio::time::{Instant, sleep_until};
 use tracing::warn;
 
 use super::RunAs;
+use crate::config::format_duration;
 
 /// The `PATH` commands get (the Debian default for root, so `/usr/sbin` tools are found).
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -49,8 +50,8 @@ pub enum Outcome {
     Exited(i32),
     /// Killed by this signal (not by us: a timeout is `TimedOut`).
     Signalled(i32),
-    /// Still running at the timeout; its process group was killed.
-    TimedOut,
+    /// Still running at this timeout; its process group was killed.
+    TimedOut(Duration),
     /// Could not be started (or waited for); the text says why.
     SpawnFailed(String),
 }
@@ -63,9 +64,8 @@ impl Outcome {
 }
 
 impl fmt::Display for Outcome {
-    /// For logs: `exit status 2`, `killed by signal 9 (SIGKILL)`, `timed out`,
-    /// `cannot start: ...`. The timeout itself is known to the caller, who adds it
-    /// (`timed out after 1s`).
+    /// For logs: `exit status 2`, `killed by signal 9 (SIGKILL)`, `timed out after 1s`,
+    /// `cannot start: ...`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Exited(code) => write!(f, "exit status {code}"),
@@ -73,7 +73,7 @@ impl fmt::Display for Outcome {
                 Ok(name) => write!(f, "killed by signal {signal} ({})", name.as_str()),
                 Err(_) => write!(f, "killed by signal {signal}"),
             },
-            Outcome::TimedOut => f.write_str("timed out"),
+            Outcome::TimedOut(after) => write!(f, "timed out after {}", format_duration(*after)),
             Outcome::SpawnFailed(why) => write!(f, "cannot start: {why}"),
         }
     }
@@ -196,7 +196,7 @@ pub async fn run(argv: &[String], run_as: &RunAs, timeout: Duration) -> RunResul
             group.kill();
             reap(child).await;
             group.disarm();
-            Outcome::TimedOut
+            Outcome::TimedOut(timeout)
         }
         Some(Ok(status)) => {
             if group.kill_leftovers() {
@@ -529,8 +529,8 @@ pub(crate) mod tests {
         let script = "echo $$; sleep 100 & sleep 100";
         let timeout = Duration::from_millis(200);
         let r = run(&argv(&["/bin/sh", "-c", script]), &runner(), timeout).await;
-        assert_eq!(r.outcome, Outcome::TimedOut);
-        assert_eq!(r.outcome.to_string(), "timed out");
+        assert_eq!(r.outcome, Outcome::TimedOut(timeout));
+        assert_eq!(r.outcome.to_string(), "timed out after 200ms");
         assert!(
             r.elapsed >= timeout && r.elapsed < SECOND * 3,
             "{:?}",

@@ -12,9 +12,8 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tracing::debug;
 
-use super::exec::{self, Outcome, RunResult};
+use super::exec::{self, RunResult};
 use super::{CheckIndex, Observation, Report, RunAs};
-use crate::config::format_duration;
 
 /// Starts the checker for check `check`. It sends one `Report` after each run and ends
 /// when the receiver is gone (a run in progress is then killed). Aborting the handle
@@ -39,7 +38,7 @@ pub fn spawn(
                 result = exec::run(&argv, &run_as, timeout) => result,
                 () = reports.closed() => return,
             };
-            let observation = observe(&result, timeout);
+            let observation = observe(&result);
             debug!(
                 check,
                 command = ?argv,
@@ -56,14 +55,11 @@ pub fn spawn(
 
 /// Pass on exit 0; otherwise a failure saying how it ended and the first line it
 /// printed (`exit status 2: backend down`, `timed out after 1s`).
-fn observe(result: &RunResult, timeout: Duration) -> Observation {
+fn observe(result: &RunResult) -> Observation {
     if result.outcome.is_success() {
         return Observation::Pass;
     }
-    let how = match &result.outcome {
-        Outcome::TimedOut => format!("timed out after {}", format_duration(timeout)),
-        other => other.to_string(),
-    };
+    let how = result.outcome.to_string();
     Observation::Fail(match result.first_line() {
         Some(line) => format!("{how}: {line}"),
         None => how,
