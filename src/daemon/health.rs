@@ -39,8 +39,6 @@ pub struct Checks {
     running: Vec<Running>,
     policy: Policy,
     next_id: usize,
-    /// Who the running script checkers run as: a change restarts them all.
-    run_as: RunAs,
     tx: mpsc::UnboundedSender<Report>,
     rx: mpsc::UnboundedReceiver<Report>,
 }
@@ -53,35 +51,24 @@ impl Checks {
             running: Vec::new(),
             policy: Policy::new(&[]),
             next_id: 0,
-            run_as: run_as.clone(),
             tx,
             rx,
         };
-        checks.replace(specs, run_as);
+        checks.replace(specs, run_as, false, false);
         checks
     }
 
     /// Take a new list of checks on a reload: unchanged ones keep running with their
     /// state; retuned ones (same name and kind) restart but keep their verdict; new ones
     /// start and count only from their first result; removed ones stop. A new script
-    /// user restarts every checker.
-    pub fn reload(&mut self, specs: &[CheckSpec], run_as: &RunAs) {
-        let new_user = *run_as != self.run_as;
-        self.run_as = run_as.clone();
-        let known: Vec<String> = self.running.iter().map(|r| r.spec.name.clone()).collect();
-        self.replace_inner(specs, run_as, new_user);
-        for (index, running) in self.running.iter().enumerate() {
-            if !known.contains(&running.spec.name) {
-                self.policy.mark_pending(index);
-            }
-        }
+    /// user (`user_changed`) restarts every checker.
+    pub fn reload(&mut self, specs: &[CheckSpec], run_as: &RunAs, user_changed: bool) {
+        self.replace(specs, run_as, user_changed, true);
     }
 
-    fn replace(&mut self, specs: &[CheckSpec], run_as: &RunAs) {
-        self.replace_inner(specs, run_as, false);
-    }
-
-    fn replace_inner(&mut self, specs: &[CheckSpec], run_as: &RunAs, restart_all: bool) {
+    /// `reloading`: a check not running before counts only from its first result (at
+    /// start, it has its configured initial state).
+    fn replace(&mut self, specs: &[CheckSpec], run_as: &RunAs, restart_all: bool, reloading: bool) {
         let mut old: HashMap<String, (Running, Saved)> = HashMap::new();
         for (index, running) in std::mem::take(&mut self.running).into_iter().enumerate() {
             let saved = self.policy.save(index);
@@ -95,13 +82,19 @@ impl Checks {
                     self.running.push(running);
                 }
                 previous => {
-                    // Retuned (same name and kind): start afresh but keep the verdict,
-                    // so a reload does not put a healthy master in Fault meanwhile.
-                    if let Some((running, saved)) = previous
-                        && std::mem::discriminant(&running.spec.kind)
-                            == std::mem::discriminant(&spec.kind)
-                    {
-                        policy.restore_verdict(index, saved);
+                    match previous {
+                        // Retuned (same name and kind): start afresh but keep the
+                        // verdict, so a reload does not put a healthy master in Fault
+                        // meanwhile.
+                        Some((running, saved))
+                            if std::mem::discriminant(&running.spec.kind)
+                                == std::mem::discriminant(&spec.kind) =>
+                        {
+                            policy.restore_verdict(index, saved);
+                        }
+                        Some(_) => {}
+                        None if reloading => policy.mark_pending(index),
+                        None => {}
                     }
                     let id = self.next_id;
                     self.next_id += 1;

@@ -100,28 +100,30 @@ const HOOKS_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Notify hooks by owner, kept over a reload when their definition is unchanged.
 struct HookTable<K> {
     hooks: HashMap<K, (NotifySpec, Hooks)>,
-    /// Who the hooks run as: a change restarts every worker.
-    run_as: Option<RunAs>,
 }
 
 impl<K> Default for HookTable<K> {
     fn default() -> Self {
         HookTable {
             hooks: HashMap::new(),
-            run_as: None,
         }
     }
 }
 
 impl<K: std::hash::Hash + Eq + Clone> HookTable<K> {
-    /// Make the table hold exactly `wanted`, reusing unchanged entries.
-    fn sync(&mut self, wanted: Vec<(K, String, NotifySpec)>, kind: HookType, run_as: &RunAs) {
+    /// Make the table hold exactly `wanted`, reusing unchanged entries unless
+    /// `restart_all` (the user they run as changed).
+    fn sync(
+        &mut self,
+        wanted: Vec<(K, String, NotifySpec)>,
+        kind: HookType,
+        run_as: &RunAs,
+        restart_all: bool,
+    ) {
         let mut old = std::mem::take(&mut self.hooks);
-        let same_user = self.run_as.as_ref() == Some(run_as);
-        self.run_as = Some(run_as.clone());
         for (key, name, spec) in wanted {
             let entry = match old.remove(&key) {
-                Some((old_spec, hooks)) if old_spec == spec && same_user => (old_spec, hooks),
+                Some((old_spec, hooks)) if old_spec == spec && !restart_all => (old_spec, hooks),
                 _ => {
                     let hooks = Hooks::start(kind, name, spec.clone(), run_as.clone());
                     (spec, hooks)
@@ -129,6 +131,11 @@ impl<K: std::hash::Hash + Eq + Clone> HookTable<K> {
             };
             self.hooks.insert(key, entry);
         }
+    }
+
+    /// Forget the hooks of `key`; what is queued still runs, then the worker ends.
+    fn remove(&mut self, key: &K) {
+        self.hooks.remove(key);
     }
 
     fn get(&self, key: &K) -> Option<&Hooks> {
@@ -215,7 +222,7 @@ impl Daemon {
         daemon.remove_stale_nft().await;
         let ids = daemon.open_routers(&config).await?;
         daemon.units = daemon.build_units(&config, ids, HashMap::new());
-        daemon.sync_hooks(&config);
+        daemon.sync_hooks(&config, false);
         daemon.refresh_interface_checks(None).await;
         let now = daemon.clock.now();
         for unit in 0..daemon.units.len() {
@@ -684,8 +691,9 @@ impl Daemon {
         }
     }
 
-    /// Start, keep or replace the notify hooks of the routers and sync groups.
-    fn sync_hooks(&mut self, config: &Config) {
+    /// Start, keep or replace the notify hooks of the routers and sync groups; all are
+    /// restarted if `user_changed`.
+    fn sync_hooks(&mut self, config: &Config, user_changed: bool) {
         let mut routers = Vec::new();
         // Retired routers keep their hooks until they are dropped: a removed master
         // hands over first and reaches Stopped later, and its STOP hook must run.
@@ -695,7 +703,7 @@ impl Daemon {
             }
         }
         self.router_hooks
-            .sync(routers, HookType::Instance, &self.run_as);
+            .sync(routers, HookType::Instance, &self.run_as, user_changed);
         let groups = config
             .sync_groups
             .iter()
@@ -705,7 +713,8 @@ impl Daemon {
                     .map(|spec| (g.name.clone(), g.name.clone(), spec.clone()))
             })
             .collect();
-        self.group_hooks.sync(groups, HookType::Group, &self.run_as);
+        self.group_hooks
+            .sync(groups, HookType::Group, &self.run_as, user_changed);
     }
 
     /// Accept mode off: keep nftables dropping exactly the addresses of the non-owner
@@ -748,8 +757,8 @@ impl Daemon {
             if retired {
                 for id in &unit.ids {
                     self.routers.remove(id);
-                    // Its queued hooks (the STOP) still run; the worker then ends.
-                    self.router_hooks.hooks.remove(id);
+                    // Its queued hooks (the STOP) still run.
+                    self.router_hooks.remove(id);
                 }
             } else {
                 keep.push(unit);
@@ -779,8 +788,10 @@ impl Daemon {
         if config.global.event_socket.as_deref() != self.events.as_ref().map(EventSocket::path) {
             warn!("global.event_socket changed: that takes effect when floatip restarts");
         }
+        let user_changed = run_as != self.run_as;
         self.run_as = run_as;
-        self.checks.reload(&config.checks, &self.run_as);
+        self.checks
+            .reload(&config.checks, &self.run_as, user_changed);
         let now = self.clock.now();
         // Take every running router out of its unit, keyed by id.
         let mut running: HashMap<RouterId, Router> = HashMap::new();
@@ -884,7 +895,7 @@ impl Daemon {
                 self.execute(unit, vec![(member, action)]).await;
             }
         }
-        self.sync_hooks(&config);
+        self.sync_hooks(&config, user_changed);
         self.refresh_interface_checks(None).await;
         for unit in 0..self.units.len() {
             if self.units[unit].ids.iter().any(|id| new_ids.contains(id)) {
