@@ -90,8 +90,6 @@ struct Unit {
     ids: Vec<RouterId>,
     /// The sync group's name (`None` for a lone router).
     name: Option<String>,
-    /// The state last reported to the group's notify hook: the members' common state.
-    reported: Option<State>,
 }
 
 /// How long the daemon waits at exit for queued notify hooks (the STOP hooks).
@@ -177,6 +175,8 @@ struct Daemon {
     checks: Checks,
     router_hooks: HookTable<RouterId>,
     group_hooks: HookTable<String>,
+    /// The state last reported to each sync group's notify hook and event listeners.
+    group_reported: HashMap<String, State>,
     events: Option<EventSocket>,
 }
 
@@ -217,6 +217,7 @@ impl Daemon {
             checks,
             router_hooks: HookTable::default(),
             group_hooks: HookTable::default(),
+            group_reported: HashMap::new(),
             events,
         };
         daemon.remove_stale_nft().await;
@@ -285,7 +286,6 @@ impl Daemon {
                 group: SyncGroup::new(members),
                 ids: member_ids,
                 name: Some(group.name.clone()),
-                reported: None,
             });
         }
         for spec in &config.routers {
@@ -299,7 +299,6 @@ impl Daemon {
                     group: SyncGroup::new(vec![take(id, io)]),
                     ids: vec![id],
                     name: None,
-                    reported: None,
                 });
             }
         }
@@ -571,20 +570,16 @@ impl Daemon {
 
     /// A sync group whose members now all share a new state tells its hook.
     fn report_group_state(&mut self, unit: usize) {
-        let Some(u) = self.units.get_mut(unit) else {
+        let Some(u) = self.units.get(unit) else {
             return;
         };
-        let Some(name) = u.name.clone() else {
+        let (Some(name), Some(first)) = (u.name.clone(), u.group.common_state()) else {
             return;
         };
-        let mut states = u.group.members().iter().map(Router::state);
-        let Some(first) = states.next() else {
-            return;
-        };
-        if !states.all(|s| s == first) || u.reported == Some(first) || first == State::Initialize {
+        if first == State::Initialize || self.group_reported.get(&name) == Some(&first) {
             return;
         }
-        let from = u.reported.replace(first);
+        let from = self.group_reported.insert(name.clone(), first);
         if let Some(hooks) = self.group_hooks.get(&name) {
             hooks.notify(first, 0);
         }
@@ -797,13 +792,6 @@ impl Daemon {
         let mut running: HashMap<RouterId, Router> = HashMap::new();
         let mut retiring_units = Vec::new();
         let old_units = std::mem::take(&mut self.units);
-        // What each sync group's hook was last told, so a reload does not repeat it.
-        let mut reported: HashMap<String, State> = HashMap::new();
-        for unit in &old_units {
-            if let (Some(name), Some(state)) = (&unit.name, unit.reported) {
-                reported.insert(name.clone(), state);
-            }
-        }
         for unit in old_units {
             for (id, router) in unit.ids.iter().zip(unit.group.into_members()) {
                 running.insert(*id, router);
@@ -876,15 +864,13 @@ impl Daemon {
                 group: SyncGroup::new(vec![router]),
                 ids: vec![id],
                 name: None,
-                reported: None,
             });
         }
         self.units = self.build_units(&config, ids, running);
-        for unit in &mut self.units {
-            if let Some(name) = &unit.name {
-                unit.reported = reported.get(name).copied();
-            }
-        }
+        // What each sync group's hook was last told stays, so a reload does not repeat
+        // it; a group no longer configured is forgotten.
+        self.group_reported
+            .retain(|name, _| config.sync_groups.iter().any(|g| g.name == *name));
         for unit in 0..self.units.len() {
             let actions = self.units[unit].group.propagate_faults(now);
             self.execute(unit, actions).await;

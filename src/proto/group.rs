@@ -41,6 +41,14 @@ impl SyncGroup {
         &self.members
     }
 
+    /// The state every member is in, if they all share one (the group's state, what its
+    /// notify hook hears about); `None` while they differ.
+    pub fn common_state(&self) -> Option<State> {
+        let (first, rest) = self.members.split_first()?;
+        let state = first.state();
+        rest.iter().all(|r| r.state() == state).then_some(state)
+    }
+
     /// The earliest deadline of any member.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.members.iter().filter_map(Router::next_deadline).min()
@@ -211,6 +219,19 @@ mod tests {
             }
         )));
         assert!(actions.contains(&(1, Action::AddAddresses)));
+    }
+
+    #[test]
+    fn the_common_state_is_there_only_when_all_members_share_it() {
+        assert_eq!(SyncGroup::new(vec![]).common_state(), None);
+        let (group, _) = started();
+        assert_eq!(group.common_state(), Some(State::Backup));
+        // A reload can put a running member with a new one.
+        let mut running = member(1);
+        running.step(Event::Startup, Instant::ZERO);
+        let mixed = SyncGroup::new(vec![running, member(2)]);
+        assert_eq!(states(&mixed), vec![State::Backup, State::Initialize]);
+        assert_eq!(mixed.common_state(), None);
     }
 
     #[test]
