@@ -24,13 +24,14 @@ use std::collections::HashMap;
 use std::fs;
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc::UnboundedSender;
@@ -322,14 +323,14 @@ fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
 
 /// Whether a pidfd is readable now (its process exited), without waiting.
 fn is_readable(fd: &OwnedFd) -> bool {
-    let mut poll_fd = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, timeout 0: poll only writes `revents`.
-    let ready = unsafe { libc::poll(&mut poll_fd, 1, 0) };
-    ready > 0 && poll_fd.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
+    let mut poll_fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    let ready = poll(&mut poll_fds, PollTimeout::ZERO).is_ok_and(|n| n > 0);
+    // `revents` is `None` only for bits nix does not know; the kernel reports no more
+    // than the requested POLLIN and POLLERR, POLLHUP, POLLNVAL.
+    ready
+        && poll_fds[0].revents().is_some_and(|revents| {
+            revents.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+        })
 }
 
 #[cfg(test)]
