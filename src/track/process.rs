@@ -336,7 +336,7 @@ fn is_readable(fd: &OwnedFd) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
+    use crate::track::security::test_support::TempDir;
     use std::process::{Child, Command};
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::Instant;
@@ -346,7 +346,7 @@ mod tests {
     /// through it has that name as its comm (the kernel takes it from the path given to
     /// execve).
     struct Sleeper {
-        dir: PathBuf,
+        dir: TempDir,
         name: String,
     }
 
@@ -355,24 +355,16 @@ mod tests {
             static NEXT: AtomicU32 = AtomicU32::new(0);
             let n = NEXT.fetch_add(1, Ordering::Relaxed);
             let name = format!("fip{}x{n}", std::process::id());
-            let dir = std::env::temp_dir().join(format!("floatip-proc-{name}"));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-            std::os::unix::fs::symlink("/bin/sleep", dir.join(&name)).unwrap();
+            let dir = TempDir::new("proc");
+            std::os::unix::fs::symlink("/bin/sleep", dir.path().join(&name)).unwrap();
             Sleeper { dir, name }
         }
 
         fn start(&self) -> Child {
-            Command::new(self.dir.join(&self.name))
+            Command::new(self.dir.path().join(&self.name))
                 .arg("300")
                 .spawn()
                 .unwrap()
-        }
-    }
-
-    impl Drop for Sleeper {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.dir);
         }
     }
 
@@ -539,11 +531,9 @@ mod tests {
         let sleeper = Sleeper::new();
         // Rename the link to a name longer than 15 bytes.
         let long = format!("{}-with-a-long-tail", sleeper.name);
-        fs::rename(sleeper.dir.join(&sleeper.name), sleeper.dir.join(&long)).unwrap();
-        let child = Command::new(sleeper.dir.join(&long))
-            .arg("300")
-            .spawn()
-            .unwrap();
+        let dir = sleeper.dir.path();
+        fs::rename(dir.join(&sleeper.name), dir.join(&long)).unwrap();
+        let child = Command::new(dir.join(&long)).arg("300").spawn().unwrap();
         let _children = Reaped(vec![child]);
         let (tx, mut rx) = mpsc::unbounded_channel();
         let task = spawn(0, long, 1, Duration::from_millis(100), Duration::ZERO, tx);
