@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tracing::{debug, info};
 
-use super::{CheckIndex, Observation, Report};
+use super::{CheckIndex, Observation, Report, describe};
 
 /// A file larger than this is not a number someone wrote for us.
 pub const MAX_FILE_BYTES: u64 = 64;
@@ -255,14 +255,6 @@ fn parse_value(bytes: &[u8]) -> Observation {
     match text.parse::<i64>() {
         Ok(value) => Observation::Value(value),
         Err(_) => Observation::Fail(format!("not an integer: {text:?}")),
-    }
-}
-
-fn describe(error: &io::Error) -> String {
-    let text = error.to_string();
-    match text.find(" (os error") {
-        Some(at) => text[..at].to_lowercase(),
-        None => text.to_lowercase(),
     }
 }
 

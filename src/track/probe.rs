@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tracing::debug;
 
-use super::{CheckIndex, Observation, Report};
+use super::{CheckIndex, Observation, Report, describe};
 use crate::config::format_duration;
 
 /// The most bytes read while looking for the end of the status line: a hostile or broken
@@ -168,28 +168,6 @@ fn parse_status_line(line: &[u8]) -> Option<u16> {
     }
     let code = code.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
     (100..=999).contains(&code).then_some(code)
-}
-
-/// A short lower-case reason for the log: `connection refused`, not
-/// `Connection refused (os error 111)`.
-fn describe(error: &io::Error) -> String {
-    match error.kind() {
-        io::ErrorKind::ConnectionRefused => "connection refused".into(),
-        io::ErrorKind::ConnectionReset => "connection reset".into(),
-        io::ErrorKind::ConnectionAborted => "connection aborted".into(),
-        io::ErrorKind::BrokenPipe => "connection closed while sending".into(),
-        io::ErrorKind::HostUnreachable => "host unreachable".into(),
-        io::ErrorKind::NetworkUnreachable => "network unreachable".into(),
-        io::ErrorKind::AddrNotAvailable => "address not available".into(),
-        _ => {
-            let text = error.to_string();
-            let text = match text.find(" (os error") {
-                Some(at) => &text[..at],
-                None => &text,
-            };
-            text.to_lowercase()
-        }
-    }
 }
 
 #[cfg(test)]
