@@ -580,27 +580,32 @@ mod tests {
             next(&mut rx, Duration::from_secs(2)).await,
             Observation::Pass
         );
+        // Other tests run in parallel and hold pidfds of their own: count only ours.
+        wait_for_pidfds(&sleeper.name, 2, "one pidfd per process").await;
         task.abort();
         let _ = task.await;
-        // Other tests run in parallel and hold pidfds of their own: only check that
-        // ours went away, with a deadline.
+        wait_for_pidfds(&sleeper.name, 0, "pidfds left open after abort").await;
+    }
+
+    /// Wait (up to 2 s) until this test process holds exactly `n` pidfds of processes
+    /// named `name`.
+    async fn wait_for_pidfds(name: &str, n: usize, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(2);
-        while pidfds_of(&sleeper.name) > 0 {
-            assert!(Instant::now() < deadline, "pidfds left open after abort");
+        loop {
+            let held = pidfds_of(name);
+            if held == n {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {held} held, {n} expected"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
     /// Open pidfds of this test process that hold a process named `name`.
     fn pidfds_of(name: &str) -> usize {
-        fds_matching(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/comm"))
-                .map(|c| c.trim_end() == name)
-                .unwrap_or(false)
-        })
-    }
-
-    fn fds_matching(mut keep: impl FnMut(&str) -> bool) -> usize {
         let mut n = 0;
         for entry in fs::read_dir("/proc/self/fd").unwrap().flatten() {
             let Ok(target) = fs::read_link(entry.path()) else {
@@ -619,7 +624,9 @@ mod tests {
                 .find_map(|l| l.strip_prefix("Pid:"))
                 .map(str::trim)
                 .unwrap_or("");
-            if keep(pid) {
+            let named = fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim_end() == name);
+            if named {
                 n += 1;
             }
         }
