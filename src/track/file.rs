@@ -33,7 +33,7 @@ use tracing::{debug, info};
 use super::{CheckIndex, Observation, Report, describe};
 
 /// A file larger than this is not a number someone wrote for us.
-pub const MAX_FILE_BYTES: u64 = 64;
+const MAX_FILE_BYTES: u64 = 64;
 /// How often to retry watching a directory that does not exist.
 const RETRY_WATCH: Duration = Duration::from_secs(1);
 /// After a write that is not the writer's last (no close yet), wait this long for more

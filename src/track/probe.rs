@@ -31,7 +31,7 @@ use crate::config::format_duration;
 
 /// The most bytes read while looking for the end of the status line: a hostile or broken
 /// server cannot make us buffer more.
-pub const MAX_STATUS_LINE: usize = 1024;
+const MAX_STATUS_LINE: usize = 1024;
 
 /// Connect to `target` at once and then every `interval`; Pass when connected within
 /// `timeout`. Ends when `reports`' receiver is dropped.
