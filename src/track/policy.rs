@@ -61,12 +61,10 @@ impl Check {
                 }
             } else {
                 Health {
-                    weight: i32::try_from(self.value.saturating_mul(i64::from(self.weight)))
-                        .unwrap_or(if (self.value < 0) == (self.weight < 0) {
-                            i32::MAX
-                        } else {
-                            i32::MIN
-                        }),
+                    weight: self
+                        .value
+                        .saturating_mul(i64::from(self.weight))
+                        .clamp(i32::MIN.into(), i32::MAX.into()) as i32,
                     fault: false,
                 }
             };
