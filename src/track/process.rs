@@ -126,10 +126,10 @@ async fn run(
         let count = watcher.processes.len();
         let enough = count >= min as usize;
         if delay_expired {
+            // Only a count below `min` sets `below_since`, any count of enough clears it,
+            // and the delay arm changes no count: too few still run.
+            debug_assert!(!enough, "the delay expired with enough processes");
             below_since = None;
-            if enough {
-                continue;
-            }
         } else {
             if last_count == Some(count) {
                 continue;
