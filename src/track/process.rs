@@ -194,25 +194,19 @@ impl Watcher {
             if self.processes.contains_key(&pid) || !self.matches(pid) {
                 continue;
             }
-            let pidfd = if self.pidfd_unavailable {
-                None
-            } else {
-                match pidfd_open(pid) {
-                    Ok(fd) => Some(fd),
-                    // It exited since we read its stat.
-                    Err(error) if error.raw_os_error() == Some(libc::ESRCH) => continue,
-                    Err(error) => {
-                        warn!(
-                            %error,
-                            "pidfd_open failed; process deaths will be seen at the next rescan only"
-                        );
-                        self.pidfd_unavailable = true;
-                        None
-                    }
+            let pidfd = match (!self.pidfd_unavailable).then(|| pidfd_open(pid)) {
+                None => None,
+                // It exited since we read its stat.
+                Some(Err(error)) if error.raw_os_error() == Some(libc::ESRCH) => continue,
+                Some(Err(error)) => {
+                    warn!(
+                        %error,
+                        "pidfd_open failed; process deaths will be seen at the next rescan only"
+                    );
+                    self.pidfd_unavailable = true;
+                    None
                 }
-            };
-            let pidfd = match pidfd {
-                Some(fd) => {
+                Some(Ok(fd)) => {
                     // Between reading /proc and pidfd_open, the PID may have been reused:
                     // check again that the process the pidfd holds is the one we want
                     // and still alive. While the pidfd is not readable, PID names it.
@@ -230,7 +224,6 @@ impl Watcher {
                         }
                     }
                 }
-                None => None,
             };
             let serial = self.next_serial;
             self.next_serial += 1;
