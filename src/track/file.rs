@@ -261,16 +261,12 @@ fn parse_value(bytes: &[u8]) -> Observation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::track::security::test_support::TempDir;
+    use crate::track::security::test_support::{TempDir, next_report};
     use std::fs;
     use tokio::sync::mpsc::{self, UnboundedReceiver};
 
     async fn next(rx: &mut UnboundedReceiver<Report>) -> Observation {
-        match tokio::time::timeout(Duration::from_secs(3), rx.recv()).await {
-            Ok(Some(report)) => report.observation,
-            Ok(None) => panic!("checker ended"),
-            Err(_) => panic!("no report within 3 s"),
-        }
+        next_report(rx, Duration::from_secs(3)).await.observation
     }
 
     /// No report for a while (used after a change that must not be reported).
@@ -295,7 +291,7 @@ mod tests {
         let path = dir.path().join("drain");
         let (tx, mut rx) = mpsc::unbounded_channel();
         let task = spawn(4, path.clone(), tx);
-        let first = rx.recv().await.unwrap();
+        let first = next_report(&mut rx, Duration::from_secs(3)).await;
         assert_eq!(
             first,
             Report {

@@ -173,6 +173,7 @@ fn parse_status_line(line: &[u8]) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::track::security::test_support::next_report;
     use tokio::net::TcpListener;
     use tokio::sync::mpsc::{self, UnboundedReceiver};
 
@@ -180,11 +181,7 @@ mod tests {
     const TIMEOUT: Duration = Duration::from_millis(100);
 
     async fn next(rx: &mut UnboundedReceiver<Report>) -> Observation {
-        match tokio::time::timeout(Duration::from_secs(2), rx.recv()).await {
-            Ok(Some(report)) => report.observation,
-            Ok(None) => panic!("checker ended"),
-            Err(_) => panic!("no report within 2 s"),
-        }
+        next_report(rx, Duration::from_secs(2)).await.observation
     }
 
     /// A listener that answers every connection with `response` after reading the
@@ -357,10 +354,7 @@ mod tests {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let task = spawn_tcp(1, target, INTERVAL, TIMEOUT, tx);
         for _ in 0..3 {
-            let report = tokio::time::timeout(Duration::from_secs(2), rx.recv())
-                .await
-                .unwrap()
-                .unwrap();
+            let report = next_report(&mut rx, Duration::from_secs(2)).await;
             assert_eq!(
                 report,
                 Report {

@@ -329,7 +329,7 @@ fn is_readable(fd: &OwnedFd) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::track::security::test_support::TempDir;
+    use crate::track::security::test_support::{TempDir, next_report};
     use std::process::{Child, Command};
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::Instant;
@@ -374,11 +374,7 @@ mod tests {
     }
 
     async fn next(rx: &mut UnboundedReceiver<Report>, within: Duration) -> Observation {
-        match tokio::time::timeout(within, rx.recv()).await {
-            Ok(Some(report)) => report.observation,
-            Ok(None) => panic!("checker ended"),
-            Err(_) => panic!("no report within {within:?}"),
-        }
+        next_report(rx, within).await.observation
     }
 
     #[tokio::test]
@@ -393,10 +389,8 @@ mod tests {
 
         let killed_at = Instant::now();
         children.0[0].kill().unwrap();
-        let report = tokio::time::timeout(Duration::from_secs(1), rx.recv())
-            .await
-            .expect("a death must be seen within 1 s")
-            .unwrap();
+        // A death must be seen within 1 s.
+        let report = next_report(&mut rx, Duration::from_secs(1)).await;
         let latency = killed_at.elapsed();
         println!("process death seen after {latency:?}");
         assert_eq!(report.check, 7);
