@@ -30,10 +30,10 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tracing::{debug, info};
 
-use super::{CheckIndex, Observation, Report};
+use super::{CheckIndex, Observation, Report, describe};
 
 /// A file larger than this is not a number someone wrote for us.
-pub const MAX_FILE_BYTES: u64 = 64;
+const MAX_FILE_BYTES: u64 = 64;
 /// How often to retry watching a directory that does not exist.
 const RETRY_WATCH: Duration = Duration::from_secs(1);
 /// After a write that is not the writer's last (no close yet), wait this long for more
@@ -258,27 +258,15 @@ fn parse_value(bytes: &[u8]) -> Observation {
     }
 }
 
-fn describe(error: &io::Error) -> String {
-    let text = error.to_string();
-    match text.find(" (os error") {
-        Some(at) => text[..at].to_lowercase(),
-        None => text.to_lowercase(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::track::security::test_support::TempDir;
+    use crate::track::security::test_support::{TempDir, next_report};
     use std::fs;
     use tokio::sync::mpsc::{self, UnboundedReceiver};
 
     async fn next(rx: &mut UnboundedReceiver<Report>) -> Observation {
-        match tokio::time::timeout(Duration::from_secs(3), rx.recv()).await {
-            Ok(Some(report)) => report.observation,
-            Ok(None) => panic!("checker ended"),
-            Err(_) => panic!("no report within 3 s"),
-        }
+        next_report(rx, Duration::from_secs(3)).await.observation
     }
 
     /// No report for a while (used after a change that must not be reported).
@@ -303,7 +291,7 @@ mod tests {
         let path = dir.path().join("drain");
         let (tx, mut rx) = mpsc::unbounded_channel();
         let task = spawn(4, path.clone(), tx);
-        let first = rx.recv().await.unwrap();
+        let first = next_report(&mut rx, Duration::from_secs(3)).await;
         assert_eq!(
             first,
             Report {

@@ -14,6 +14,7 @@ pub mod process;
 pub mod script;
 pub mod security;
 
+use std::io;
 use std::path::PathBuf;
 
 /// Index of a check in `Config::checks` (and in the daemon's table of checkers).
@@ -47,4 +48,48 @@ pub struct RunAs {
     /// Supplementary groups.
     pub groups: Vec<u32>,
     pub home: PathBuf,
+}
+
+/// A short lower-case reason for the log: `connection refused`, not
+/// `Connection refused (os error 111)`. Connection errors whose system text is long
+/// or obscure (`Software caused connection abort`) get a plain one.
+fn describe(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::ConnectionReset => "connection reset".into(),
+        io::ErrorKind::ConnectionAborted => "connection aborted".into(),
+        io::ErrorKind::BrokenPipe => "connection closed while sending".into(),
+        io::ErrorKind::HostUnreachable => "host unreachable".into(),
+        io::ErrorKind::NetworkUnreachable => "network unreachable".into(),
+        io::ErrorKind::AddrNotAvailable => "address not available".into(),
+        _ => {
+            let text = error.to_string();
+            let text = match text.find(" (os error") {
+                Some(at) => &text[..at],
+                None => &text,
+            };
+            text.to_lowercase()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_is_short_and_lower_case() {
+        let os = io::Error::from_raw_os_error;
+        assert_eq!(describe(&os(libc::ECONNREFUSED)), "connection refused");
+        assert_eq!(describe(&os(libc::ECONNRESET)), "connection reset");
+        assert_eq!(
+            describe(&os(libc::EPIPE)),
+            "connection closed while sending"
+        );
+        assert_eq!(describe(&os(libc::ENOENT)), "no such file or directory");
+        assert_eq!(
+            describe(&io::Error::from(io::ErrorKind::ConnectionRefused)),
+            "connection refused"
+        );
+        assert_eq!(describe(&io::Error::other("Custom Text")), "custom text");
+    }
 }

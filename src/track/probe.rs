@@ -26,12 +26,12 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tracing::debug;
 
-use super::{CheckIndex, Observation, Report};
+use super::{CheckIndex, Observation, Report, describe};
 use crate::config::format_duration;
 
 /// The most bytes read while looking for the end of the status line: a hostile or broken
 /// server cannot make us buffer more.
-pub const MAX_STATUS_LINE: usize = 1024;
+const MAX_STATUS_LINE: usize = 1024;
 
 /// Connect to `target` at once and then every `interval`; Pass when connected within
 /// `timeout`. Ends when `reports`' receiver is dropped.
@@ -170,31 +170,10 @@ fn parse_status_line(line: &[u8]) -> Option<u16> {
     (100..=999).contains(&code).then_some(code)
 }
 
-/// A short lower-case reason for the log: `connection refused`, not
-/// `Connection refused (os error 111)`.
-fn describe(error: &io::Error) -> String {
-    match error.kind() {
-        io::ErrorKind::ConnectionRefused => "connection refused".into(),
-        io::ErrorKind::ConnectionReset => "connection reset".into(),
-        io::ErrorKind::ConnectionAborted => "connection aborted".into(),
-        io::ErrorKind::BrokenPipe => "connection closed while sending".into(),
-        io::ErrorKind::HostUnreachable => "host unreachable".into(),
-        io::ErrorKind::NetworkUnreachable => "network unreachable".into(),
-        io::ErrorKind::AddrNotAvailable => "address not available".into(),
-        _ => {
-            let text = error.to_string();
-            let text = match text.find(" (os error") {
-                Some(at) => &text[..at],
-                None => &text,
-            };
-            text.to_lowercase()
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::track::security::test_support::next_report;
     use tokio::net::TcpListener;
     use tokio::sync::mpsc::{self, UnboundedReceiver};
 
@@ -202,11 +181,7 @@ mod tests {
     const TIMEOUT: Duration = Duration::from_millis(100);
 
     async fn next(rx: &mut UnboundedReceiver<Report>) -> Observation {
-        match tokio::time::timeout(Duration::from_secs(2), rx.recv()).await {
-            Ok(Some(report)) => report.observation,
-            Ok(None) => panic!("checker ended"),
-            Err(_) => panic!("no report within 2 s"),
-        }
+        next_report(rx, Duration::from_secs(2)).await.observation
     }
 
     /// A listener that answers every connection with `response` after reading the
@@ -379,10 +354,7 @@ mod tests {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let task = spawn_tcp(1, target, INTERVAL, TIMEOUT, tx);
         for _ in 0..3 {
-            let report = tokio::time::timeout(Duration::from_secs(2), rx.recv())
-                .await
-                .unwrap()
-                .unwrap();
+            let report = next_report(&mut rx, Duration::from_secs(2)).await;
             assert_eq!(
                 report,
                 Report {

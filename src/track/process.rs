@@ -24,13 +24,14 @@ use std::collections::HashMap;
 use std::fs;
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc::UnboundedSender;
@@ -125,10 +126,10 @@ async fn run(
         let count = watcher.processes.len();
         let enough = count >= min as usize;
         if delay_expired {
+            // Only a count below `min` sets `below_since`, any count of enough clears it,
+            // and the delay arm changes no count: too few still run.
+            debug_assert!(!enough, "the delay expired with enough processes");
             below_since = None;
-            if enough {
-                continue;
-            }
         } else {
             if last_count == Some(count) {
                 continue;
@@ -193,25 +194,19 @@ impl Watcher {
             if self.processes.contains_key(&pid) || !self.matches(pid) {
                 continue;
             }
-            let pidfd = if self.pidfd_unavailable {
-                None
-            } else {
-                match pidfd_open(pid) {
-                    Ok(fd) => Some(fd),
-                    // It exited since we read its stat.
-                    Err(error) if error.raw_os_error() == Some(libc::ESRCH) => continue,
-                    Err(error) => {
-                        warn!(
-                            %error,
-                            "pidfd_open failed; process deaths will be seen at the next rescan only"
-                        );
-                        self.pidfd_unavailable = true;
-                        None
-                    }
+            let pidfd = match (!self.pidfd_unavailable).then(|| pidfd_open(pid)) {
+                None => None,
+                // It exited since we read its stat.
+                Some(Err(error)) if error.raw_os_error() == Some(libc::ESRCH) => continue,
+                Some(Err(error)) => {
+                    warn!(
+                        %error,
+                        "pidfd_open failed; process deaths will be seen at the next rescan only"
+                    );
+                    self.pidfd_unavailable = true;
+                    None
                 }
-            };
-            let pidfd = match pidfd {
-                Some(fd) => {
+                Some(Ok(fd)) => {
                     // Between reading /proc and pidfd_open, the PID may have been reused:
                     // check again that the process the pidfd holds is the one we want
                     // and still alive. While the pidfd is not readable, PID names it.
@@ -229,7 +224,6 @@ impl Watcher {
                         }
                     }
                 }
-                None => None,
             };
             let serial = self.next_serial;
             self.next_serial += 1;
@@ -322,20 +316,20 @@ fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
 
 /// Whether a pidfd is readable now (its process exited), without waiting.
 fn is_readable(fd: &OwnedFd) -> bool {
-    let mut poll_fd = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, timeout 0: poll only writes `revents`.
-    let ready = unsafe { libc::poll(&mut poll_fd, 1, 0) };
-    ready > 0 && poll_fd.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
+    let mut poll_fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    let ready = poll(&mut poll_fds, PollTimeout::ZERO).is_ok_and(|n| n > 0);
+    // `revents` is `None` only for bits nix does not know; the kernel reports no more
+    // than the requested POLLIN and POLLERR, POLLHUP, POLLNVAL.
+    ready
+        && poll_fds[0].revents().is_some_and(|revents| {
+            revents.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
+    use crate::track::security::test_support::{TempDir, next_report};
     use std::process::{Child, Command};
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::Instant;
@@ -345,7 +339,7 @@ mod tests {
     /// through it has that name as its comm (the kernel takes it from the path given to
     /// execve).
     struct Sleeper {
-        dir: PathBuf,
+        dir: TempDir,
         name: String,
     }
 
@@ -354,24 +348,16 @@ mod tests {
             static NEXT: AtomicU32 = AtomicU32::new(0);
             let n = NEXT.fetch_add(1, Ordering::Relaxed);
             let name = format!("fip{}x{n}", std::process::id());
-            let dir = std::env::temp_dir().join(format!("floatip-proc-{name}"));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-            std::os::unix::fs::symlink("/bin/sleep", dir.join(&name)).unwrap();
+            let dir = TempDir::new("proc");
+            std::os::unix::fs::symlink("/bin/sleep", dir.path().join(&name)).unwrap();
             Sleeper { dir, name }
         }
 
         fn start(&self) -> Child {
-            Command::new(self.dir.join(&self.name))
+            Command::new(self.dir.path().join(&self.name))
                 .arg("300")
                 .spawn()
                 .unwrap()
-        }
-    }
-
-    impl Drop for Sleeper {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.dir);
         }
     }
 
@@ -388,11 +374,7 @@ mod tests {
     }
 
     async fn next(rx: &mut UnboundedReceiver<Report>, within: Duration) -> Observation {
-        match tokio::time::timeout(within, rx.recv()).await {
-            Ok(Some(report)) => report.observation,
-            Ok(None) => panic!("checker ended"),
-            Err(_) => panic!("no report within {within:?}"),
-        }
+        next_report(rx, within).await.observation
     }
 
     #[tokio::test]
@@ -407,10 +389,8 @@ mod tests {
 
         let killed_at = Instant::now();
         children.0[0].kill().unwrap();
-        let report = tokio::time::timeout(Duration::from_secs(1), rx.recv())
-            .await
-            .expect("a death must be seen within 1 s")
-            .unwrap();
+        // A death must be seen within 1 s.
+        let report = next_report(&mut rx, Duration::from_secs(1)).await;
         let latency = killed_at.elapsed();
         println!("process death seen after {latency:?}");
         assert_eq!(report.check, 7);
@@ -538,11 +518,9 @@ mod tests {
         let sleeper = Sleeper::new();
         // Rename the link to a name longer than 15 bytes.
         let long = format!("{}-with-a-long-tail", sleeper.name);
-        fs::rename(sleeper.dir.join(&sleeper.name), sleeper.dir.join(&long)).unwrap();
-        let child = Command::new(sleeper.dir.join(&long))
-            .arg("300")
-            .spawn()
-            .unwrap();
+        let dir = sleeper.dir.path();
+        fs::rename(dir.join(&sleeper.name), dir.join(&long)).unwrap();
+        let child = Command::new(dir.join(&long)).arg("300").spawn().unwrap();
         let _children = Reaped(vec![child]);
         let (tx, mut rx) = mpsc::unbounded_channel();
         let task = spawn(0, long, 1, Duration::from_millis(100), Duration::ZERO, tx);
@@ -589,27 +567,32 @@ mod tests {
             next(&mut rx, Duration::from_secs(2)).await,
             Observation::Pass
         );
+        // Other tests run in parallel and hold pidfds of their own: count only ours.
+        wait_for_pidfds(&sleeper.name, 2, "one pidfd per process").await;
         task.abort();
         let _ = task.await;
-        // Other tests run in parallel and hold pidfds of their own: only check that
-        // ours went away, with a deadline.
+        wait_for_pidfds(&sleeper.name, 0, "pidfds left open after abort").await;
+    }
+
+    /// Wait (up to 2 s) until this test process holds exactly `n` pidfds of processes
+    /// named `name`.
+    async fn wait_for_pidfds(name: &str, n: usize, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(2);
-        while pidfds_of(&sleeper.name) > 0 {
-            assert!(Instant::now() < deadline, "pidfds left open after abort");
+        loop {
+            let held = pidfds_of(name);
+            if held == n {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {held} held, {n} expected"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
     /// Open pidfds of this test process that hold a process named `name`.
     fn pidfds_of(name: &str) -> usize {
-        fds_matching(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/comm"))
-                .map(|c| c.trim_end() == name)
-                .unwrap_or(false)
-        })
-    }
-
-    fn fds_matching(mut keep: impl FnMut(&str) -> bool) -> usize {
         let mut n = 0;
         for entry in fs::read_dir("/proc/self/fd").unwrap().flatten() {
             let Ok(target) = fs::read_link(entry.path()) else {
@@ -628,7 +611,9 @@ mod tests {
                 .find_map(|l| l.strip_prefix("Pid:"))
                 .map(str::trim)
                 .unwrap_or("");
-            if keep(pid) {
+            let named = fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim_end() == name);
+            if named {
                 n += 1;
             }
         }

@@ -72,16 +72,9 @@ mod tests {
 
     use super::*;
     use crate::track::exec::tests::{argv, assert_group_gone, runner, written_pid};
-    use crate::track::security::test_support::{TempDir, is_root};
+    use crate::track::security::test_support::{TempDir, is_root, next_report};
 
     const SECOND: Duration = Duration::from_secs(1);
-
-    async fn next(rx: &mut mpsc::UnboundedReceiver<Report>) -> Report {
-        tokio::time::timeout(SECOND * 10, rx.recv())
-            .await
-            .expect("a report in time")
-            .expect("the checker is running")
-    }
 
     /// A directory the script user can write to.
     fn scratch(dir: &TempDir) -> std::path::PathBuf {
@@ -110,7 +103,7 @@ mod tests {
         );
         let mut at = Vec::new();
         for _ in 0..3 {
-            let report = next(&mut rx).await;
+            let report = next_report(&mut rx, SECOND * 10).await;
             assert_eq!(
                 report,
                 Report {
@@ -144,7 +137,7 @@ mod tests {
             "echo; echo backend down; echo more; exit 2",
         ]);
         let handle = spawn(0, command, SECOND, SECOND * 5, runner(), tx);
-        let report = next(&mut rx).await;
+        let report = next_report(&mut rx, SECOND * 10).await;
         handle.abort();
         assert_eq!(
             report.observation,
@@ -164,7 +157,7 @@ mod tests {
             runner(),
             tx,
         );
-        let report = next(&mut rx).await;
+        let report = next_report(&mut rx, SECOND * 10).await;
         handle.abort();
         assert_eq!(
             report.observation,
@@ -193,7 +186,10 @@ mod tests {
             tx,
         );
         for _ in 0..3 {
-            assert_eq!(next(&mut rx).await.observation, Observation::Pass);
+            assert_eq!(
+                next_report(&mut rx, SECOND * 10).await.observation,
+                Observation::Pass
+            );
         }
         handle.abort();
     }
@@ -202,7 +198,10 @@ mod tests {
     async fn ends_when_the_receiver_is_gone() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let handle = spawn(3, argv(&["/bin/true"]), SECOND * 60, SECOND, runner(), tx);
-        assert_eq!(next(&mut rx).await.observation, Observation::Pass);
+        assert_eq!(
+            next_report(&mut rx, SECOND * 10).await.observation,
+            Observation::Pass
+        );
         drop(rx);
         tokio::time::timeout(SECOND * 5, handle)
             .await

@@ -406,14 +406,18 @@ fn group_name(gid: u32) -> String {
     }
 }
 
-/// Test helpers shared by the modules that run commands.
+/// Test helpers shared by the checkers and the modules that run commands.
 #[cfg(test)]
 pub(crate) mod test_support {
     use std::os::unix::fs::PermissionsExt;
     use std::path::{Path, PathBuf};
     use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use tokio::sync::mpsc::UnboundedReceiver;
 
     use super::RunAs;
+    use crate::track::Report;
 
     /// A fresh directory under /tmp, mode 0755, removed (recursively) on drop.
     pub struct TempDir {
@@ -455,6 +459,15 @@ pub(crate) mod test_support {
     impl Drop for TempDir {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+
+    /// A checker's next report; panics if none comes `within`, or the checker ended.
+    pub async fn next_report(rx: &mut UnboundedReceiver<Report>, within: Duration) -> Report {
+        match tokio::time::timeout(within, rx.recv()).await {
+            Ok(Some(report)) => report,
+            Ok(None) => panic!("checker ended"),
+            Err(_) => panic!("no report within {within:?}"),
         }
     }
 
