@@ -192,12 +192,6 @@ pub async fn run(argv: &[String], run_as: &RunAs, timeout: Duration) -> RunResul
         }
     };
     let outcome = match status {
-        None => {
-            group.kill();
-            reap(child).await;
-            group.disarm();
-            Outcome::TimedOut(timeout)
-        }
         Some(Ok(status)) => {
             if group.kill_leftovers() {
                 warn!(
@@ -208,11 +202,15 @@ pub async fn run(argv: &[String], run_as: &RunAs, timeout: Duration) -> RunResul
             }
             outcome_of(status)
         }
-        Some(Err(e)) => {
+        // Timed out, or cannot be waited for: kill the whole group.
+        other => {
             group.kill();
             reap(child).await;
             group.disarm();
-            Outcome::SpawnFailed(format!("cannot wait for it: {e}"))
+            match other {
+                Some(Err(e)) => Outcome::SpawnFailed(format!("cannot wait for it: {e}")),
+                _ => Outcome::TimedOut(timeout),
+            }
         }
     };
     output.drain(Instant::now() + DRAIN_GRACE).await;
