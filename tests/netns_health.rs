@@ -90,9 +90,7 @@ fn haproxy_death_moves_the_vip_and_its_restart_brings_it_back() {
     let faults_before = log_count(&da, "-> FAULT");
     let t0 = Instant::now();
     ha.kill();
-    topo.expect_within(release_bound(), "b holds the VIP alone", || {
-        topo.holders(VIP4) == ["b"]
-    });
+    topo.expect_holders(VIP4, &["b"], release_bound());
     http.wait_served_by("b", Duration::from_secs(2)).unwrap();
     let moved = t0.elapsed();
     topo.expect_within(
@@ -188,11 +186,7 @@ fn drain_file_moves_the_vip_while_it_is_held_throughout() {
 
     std::fs::write(&drain, "1\n").unwrap();
     // a advertises 50 at once; b (100) preempts after its master_down interval.
-    topo.expect_within(
-        master_down(100, ADV) + Duration::from_secs(2),
-        "b holds the VIP alone",
-        || topo.holders(VIP4) == ["b"],
-    );
+    topo.expect_holders(VIP4, &["b"], master_down(100, ADV) + Duration::from_secs(2));
     http.wait_served_by("b", Duration::from_secs(2)).unwrap();
     assert!(
         da.log_contains("effective priority 150 -> 50"),
