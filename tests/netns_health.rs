@@ -334,6 +334,10 @@ fn notify_hooks_and_the_event_socket_see_every_transition_in_order() {
     );
     netns::wait_for(STARTUP, || events.exists()).expect("event socket created");
     let stream = UnixStream::connect(&events).expect("connect to the event socket");
+    // The socket is read to its end after floatip stops: a hang must fail, not block.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("set a read timeout on the event socket");
     topo.expect_holders(VIP4, &["a"], STARTUP + takeover_bound(150));
 
     ha.kill();
@@ -365,7 +369,7 @@ fn notify_hooks_and_the_event_socket_see_every_transition_in_order() {
     let reader = BufReader::new(stream);
     let transitions: Vec<String> = reader
         .lines()
-        .map_while(Result::ok)
+        .map(|line| line.unwrap_or_else(|e| panic!("reading the event socket: {e}")))
         .filter_map(|line| {
             let v: serde_json::Value = serde_json::from_str(&line).expect("JSON line");
             (v["event"] == "transition").then(|| v["to"].as_str().unwrap_or("").to_string())
