@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use netns::{
-    ADV, Config, HttpProber, STARTUP, Topology, VIP4, master_down, pair, require_tool,
-    takeover_bound, web,
+    ADV, Config, HttpProber, STARTUP, Topology, VIP4, master_down, pair, takeover_bound, web,
 };
 
 /// HTTP through the VIP, port 80.
@@ -32,11 +31,6 @@ const HAPROXY_CHECK: &str = "checks:\n  - name: haproxy\n    process: haproxy\n 
 /// after its skew time; the bound allows a master_down and startup-like slack on top.
 fn release_bound() -> Duration {
     master_down(100, ADV) + Duration::from_secs(1)
-}
-
-fn haproxy_pair(tag: &str) -> Topology {
-    require_tool("haproxy", "haproxy");
-    pair(tag)
 }
 
 /// A directory for scripts that passes floatip's script security (root-owned, not
@@ -74,7 +68,7 @@ fn log_count(daemon: &netns::Daemon, needle: &str) -> usize {
 
 #[test]
 fn haproxy_death_moves_the_vip_and_its_restart_brings_it_back() {
-    let topo = haproxy_pair("hadeath");
+    let topo = pair("hadeath");
     let (a, b, c) = (topo.node("a"), topo.node("b"), topo.node("c"));
     let ha = a.start_haproxy();
     let _hb = b.start_haproxy();
@@ -117,7 +111,7 @@ fn haproxy_death_moves_the_vip_and_its_restart_brings_it_back() {
 
 #[test]
 fn a_reload_keeps_the_verdict_of_retuned_checks() {
-    let topo = haproxy_pair("hareload");
+    let topo = pair("hareload");
     let (a, b) = (topo.node("a"), topo.node("b"));
     let _ha = a.start_haproxy();
     let _hb = b.start_haproxy();
@@ -165,7 +159,7 @@ fn a_reload_keeps_the_verdict_of_retuned_checks() {
 
 #[test]
 fn drain_file_moves_the_vip_while_it_is_held_throughout() {
-    let topo = haproxy_pair("drain");
+    let topo = pair("drain");
     let (a, b, c) = (topo.node("a"), topo.node("b"), topo.node("c"));
     let _ha = a.start_haproxy();
     let _hb = b.start_haproxy();
@@ -298,7 +292,7 @@ fn an_insecure_script_is_refused_at_check_and_at_start() {
 
 #[test]
 fn notify_hooks_and_the_event_socket_see_every_transition_in_order() {
-    let topo = haproxy_pair("notify");
+    let topo = pair("notify");
     let (a, b) = (topo.node("a"), topo.node("b"));
     let dir = script_dir(&topo);
     let log = dir.join("notify.log");
@@ -447,7 +441,7 @@ fn haproxy_death_figures() {
     let runs: usize = 10;
     let mut outages = Vec::new();
     for run in 0..runs {
-        let topo = haproxy_pair("hafig");
+        let topo = pair("hafig");
         let (a, b, c) = (topo.node("a"), topo.node("b"), topo.node("c"));
         let ha = a.start_haproxy();
         let _hb = b.start_haproxy();

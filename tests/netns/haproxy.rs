@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{Daemon, Node};
+use super::{Daemon, Node, require_tool};
 
 /// Where HAProxy answers health checks inside the namespace.
 pub const HEALTH_PORT: u16 = 8404;
@@ -13,6 +13,7 @@ impl Node {
     /// Starts HAProxy in the foreground (`-db`: one process, no daemon), waits until it
     /// answers on port 80 of the loopback address.
     pub fn start_haproxy(&self) -> Daemon {
+        require_tool("haproxy", "haproxy");
         let config = format!(
             "global\n  maxconn 1000\n\
              defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
@@ -20,7 +21,7 @@ impl Node {
              frontend health\n  bind 127.0.0.1:{HEALTH_PORT}\n  http-request return status 200 content-type text/plain string ok\n",
             role = self.role
         );
-        let path = self.dir_path().join(format!("haproxy-{}.cfg", self.role));
+        let path = self.shared.dir.join(format!("haproxy-{}.cfg", self.role));
         std::fs::write(&path, config).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
         let path = path.to_str().expect("utf-8 path").to_string();
         let daemon = self.spawn_process(&["haproxy", "-db", "-f", &path]);

@@ -875,11 +875,6 @@ impl Node {
         OneShot::spawn(&self.ns, &self.next_daemon_name(), &self.shared.dir, argv)
     }
 
-    /// The topology's directory (configs, logs), shared by its nodes.
-    pub fn dir_path(&self) -> PathBuf {
-        self.shared.dir.clone()
-    }
-
     /// Starts a daemon from a typed [`Config`].
     pub fn start(&self, config: &Config) -> Daemon {
         self.spawn_floatip(&config.to_yaml())
