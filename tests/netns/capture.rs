@@ -110,10 +110,6 @@ impl Capture {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
-    pub fn path(&self) -> &PathBuf {
-        &self.pcap
-    }
-
     /// The VRRP packets captured so far (a record still being written is skipped).
     pub fn packets(&self) -> Vec<Packet> {
         let bytes = std::fs::read(&self.pcap).unwrap_or_default();

@@ -1,13 +1,10 @@
 //! A real HAProxy (Debian's) in a load balancer's namespace: it answers HTTP on port 80
 //! of every address (so on the VIP while the node holds it) with the node's role as the
-//! body, and a health endpoint on 127.0.0.1:8404.
+//! body.
 
 use std::time::Duration;
 
 use super::{Daemon, Node, require_tool};
-
-/// Where HAProxy answers health checks inside the namespace.
-pub const HEALTH_PORT: u16 = 8404;
 
 impl Node {
     /// Starts HAProxy in the foreground (`-db`: one process, no daemon), waits until it
@@ -17,8 +14,7 @@ impl Node {
         let config = format!(
             "global\n  maxconn 1000\n\
              defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
-             frontend web\n  bind :80\n  http-request return status 200 content-type text/plain string \"{role}\"\n\
-             frontend health\n  bind 127.0.0.1:{HEALTH_PORT}\n  http-request return status 200 content-type text/plain string ok\n",
+             frontend web\n  bind :80\n  http-request return status 200 content-type text/plain string \"{role}\"\n",
             role = self.role
         );
         let path = self.shared.dir.join(format!("haproxy-{}.cfg", self.role));

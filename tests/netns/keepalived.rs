@@ -12,8 +12,8 @@
 //! anything outside the node's namespace, use a non-documentation address.
 
 use std::fmt::Write;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -98,11 +98,6 @@ impl KaRouter {
     pub fn version(mut self, version: u8) -> KaRouter {
         assert!(version == 2 || version == 3, "vrrp_version is 2 or 3");
         self.version = version;
-        self
-    }
-
-    pub fn priority(mut self, priority: u8) -> KaRouter {
-        self.priority = priority;
         self
     }
 
@@ -305,21 +300,6 @@ impl Keepalived {
         self.daemon.name()
     }
 
-    /// Its private directory (its `/tmp`).
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// The keepalived.conf it runs.
-    pub fn conf(&self) -> &str {
-        &self.conf
-    }
-
-    /// The parent (monitor) process.
-    pub fn pid(&self) -> Pid {
-        self.daemon.pid()
-    }
-
     /// The VRRP child process, once it has written its pid file.
     pub fn vrrp_pid(&self) -> Option<Pid> {
         let text = std::fs::read_to_string(self.dir.join("vrrp.pid")).ok()?;
@@ -389,27 +369,6 @@ impl Keepalived {
             let _ = kill(pid, Signal::SIGKILL);
         }
         self.daemon.kill();
-    }
-
-    /// A graceful stop (SIGTERM: it sends priority 0 and removes its addresses); waits up
-    /// to `deadline` for the parent to exit.
-    pub fn term(&self, deadline: Duration) -> Result<(), String> {
-        let start = Instant::now();
-        self.daemon.term(deadline)?;
-        // The parent waits for its child; make sure of it anyway.
-        if let Some(pid) = self.vrrp_pid() {
-            let gone = wait_for(deadline.saturating_sub(start.elapsed()), || {
-                kill(pid, None).is_err()
-            });
-            if gone.is_err() {
-                let _ = kill(pid, Signal::SIGKILL);
-                return Err(format!(
-                    "keepalived {}'s VRRP process outlived its parent",
-                    self.name()
-                ));
-            }
-        }
-        Ok(())
     }
 }
 

@@ -52,9 +52,7 @@ pub use config::{Config, Router, Unicast, master_down};
 #[allow(unused_imports)]
 pub use daemon::Daemon;
 #[allow(unused_imports)]
-pub use haproxy::HEALTH_PORT;
-#[allow(unused_imports)]
-pub use http::{HttpProber, HttpReport, Probe};
+pub use http::HttpProber;
 #[allow(unused_imports)]
 pub use icmp::{PingReport, Pinger};
 #[allow(unused_imports)]
