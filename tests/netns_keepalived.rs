@@ -157,11 +157,7 @@ fn link_up(topo: &Topology, node: &Node) {
     topo.expect_within(
         Duration::from_secs(5),
         "eth0 up with a link-local address",
-        || {
-            node.ip(&["-o", "link", "show", "dev", "eth0"])
-                .contains("state UP")
-                && node.link_local_on(0).is_some()
-        },
+        || node.link_ready(0),
     );
 }
 

@@ -362,11 +362,7 @@ impl TopologyBuilder {
         // link-local addresses in place (VRRP over IPv6 is sent from them).
         for node in &topo.nodes {
             for lan in 0..topo.lans {
-                let ready = wait_for(Duration::from_secs(5), || {
-                    node.ip(&["-o", "link", "show", "dev", &format!("eth{lan}")])
-                        .contains("state UP")
-                        && node.link_local_on(lan).is_some()
-                });
+                let ready = wait_for(Duration::from_secs(5), || node.link_ready(lan));
                 if let Err(e) = ready {
                     panic!(
                         "{}: eth{lan} not up with a link-local address: {e}",
@@ -695,6 +691,14 @@ impl Node {
         .next()?
         .parse()
         .ok()
+    }
+
+    /// Whether eth`lan` can carry traffic: carrier (`state UP`) and its IPv6 link-local
+    /// address in place (VRRP over IPv6 is sent from it).
+    pub fn link_ready(&self, lan: usize) -> bool {
+        self.ip(&["-o", "link", "show", "dev", &format!("eth{lan}")])
+            .contains("state UP")
+            && self.link_local_on(lan).is_some()
     }
 
     /// Sets eth0 administratively down inside the node (the daemon sees its own
