@@ -170,19 +170,9 @@ pub fn holds_for(period: Duration, mut cond: impl FnMut() -> bool) -> Result<(),
 /// Runs `f` on a fresh thread that has entered the network namespace `ns`. Sockets
 /// created there stay in that namespace and may be used from any thread afterwards.
 pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
-        // SAFETY: `file` is an open namespace file for the duration of the call, and
-        // setns(CLONE_NEWNET) only changes this (new, private) thread's namespace.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        if rc != 0 {
-            panic!("setns({path}): {}", std::io::Error::last_os_error());
-        }
-        f()
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    spawn_in_netns(ns, f)
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
 /// Like [`in_netns`], but returns at once: `f` runs in the background on its own thread.
@@ -193,7 +183,8 @@ pub fn spawn_in_netns<T: Send + 'static>(
     let path = format!("/run/netns/{ns}");
     let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
     std::thread::spawn(move || {
-        // SAFETY: as in `in_netns`: an open namespace file, this thread only.
+        // SAFETY: `file` is an open namespace file for the duration of the call, and
+        // setns(CLONE_NEWNET) only changes this (new, private) thread's namespace.
         let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
         if rc != 0 {
             panic!("setns({path}): {}", std::io::Error::last_os_error());
