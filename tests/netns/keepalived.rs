@@ -18,7 +18,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use super::{Daemon, Node, require_tool, wait_for};
+use super::{Daemon, Node, matching_lines, require_tool, wait_for};
 
 /// Fragments of keepalived 2.2.7 log lines (lowercase) saying it rejected an
 /// advertisement or found a configuration conflict with its peer (from
@@ -313,7 +313,7 @@ impl Keepalived {
 
     /// The log from byte `offset` on (an offset taken from `log().len()` earlier).
     pub fn log_since(&self, offset: usize) -> String {
-        self.log().get(offset..).unwrap_or_default().to_string()
+        self.daemon.log_since(offset)
     }
 
     pub fn log_contains(&self, needle: &str) -> bool {
@@ -324,20 +324,9 @@ impl Keepalived {
         self.daemon.log_tail(lines)
     }
 
-    /// Lines of `text` containing any of `fragments` (case-insensitive).
-    pub fn matching_lines(text: &str, fragments: &[&str]) -> Vec<String> {
-        text.lines()
-            .filter(|l| {
-                let l = l.to_lowercase();
-                fragments.iter().any(|f| l.contains(f))
-            })
-            .map(str::to_string)
-            .collect()
-    }
-
     /// Log lines saying it rejected an advertisement (see [`KA_REJECTS`]).
     pub fn rejects(&self) -> Vec<String> {
-        Self::matching_lines(&self.log(), KA_REJECTS)
+        matching_lines(&self.log(), KA_REJECTS)
     }
 
     /// Its statistics now: SIGUSR2 to the VRRP process, which writes them to its `/tmp`.

@@ -167,6 +167,18 @@ pub fn holds_for(period: Duration, mut cond: impl FnMut() -> bool) -> Result<(),
     }
 }
 
+/// Lines of `text` (a daemon's or keepalived's log) containing any of `fragments`,
+/// which must be lowercase: the lines are compared lowercased.
+pub fn matching_lines(text: &str, fragments: &[&str]) -> Vec<String> {
+    text.lines()
+        .filter(|l| {
+            let l = l.to_lowercase();
+            fragments.iter().any(|f| l.contains(f))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 /// Runs `f` on a fresh thread that has entered the network namespace `ns`. Sockets
 /// created there stay in that namespace and may be used from any thread afterwards.
 pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
