@@ -183,12 +183,7 @@ fn track_names_must_exist() {
         "routers[0].track[0]",
         "no check is named `haproxy`",
     );
-    assert!(
-        d.help
-            .as_deref()
-            .unwrap()
-            .contains("did you mean `haproxi`")
-    );
+    assert_help(&d, "did you mean `haproxi`");
 }
 
 #[test]
@@ -267,7 +262,7 @@ fn commands_need_an_absolute_path() {
         "checks[0].script",
         "`pidof` is not an absolute path",
     );
-    assert!(d.help.as_deref().unwrap().contains("/usr/bin/pidof"));
+    assert_help(&d, "/usr/bin/pidof");
 }
 
 #[test]
@@ -277,8 +272,8 @@ fn bad_targets_are_all_reported() {
         "  - name: haproxy",
         "    http: {address: localhost, port: 0, path: healthz, expect: 700}",
     ]);
-    let err = parse(&text).expect_err("four errors");
-    let keys: Vec<&str> = err.diagnostics().iter().map(|d| d.key.as_str()).collect();
+    let errors = errors(&text);
+    let keys: Vec<&str> = errors.iter().map(|d| d.key.as_str()).collect();
     assert_eq!(
         keys,
         [
@@ -292,12 +287,7 @@ fn bad_targets_are_all_reported() {
 
 #[test]
 fn notify_hooks_parse_and_need_a_command() {
-    let config = ok(&yaml(&[
-        "routers:",
-        "  - name: web",
-        "    interface: eth0",
-        "    vrid: 51",
-        "    addresses: [192.0.2.100/24]",
+    let config = ok(&router_with(&[
         "    notify:",
         "      command: /bin/true",
         "      master: [/bin/echo, became master]",
@@ -312,14 +302,7 @@ fn notify_hooks_parse_and_need_a_command() {
     assert_eq!(notify.backup, None);
     assert_eq!(notify.timeout, Duration::from_secs(2));
 
-    let d = one_error(&yaml(&[
-        "routers:",
-        "  - name: web",
-        "    interface: eth0",
-        "    vrid: 51",
-        "    addresses: [192.0.2.100/24]",
-        "    notify: {timeout: 2s}",
-    ]));
+    let d = one_error(&router_with(&["    notify: {timeout: 2s}"]));
     assert_diag(&d, 6, 13, "routers[0].notify", "no command");
 }
 
@@ -340,8 +323,7 @@ fn a_sync_groups_checks_apply_to_its_members() {
         "    routers: [web, web6]",
         "    track: [haproxy, drain]",
         "    notify: {command: /bin/true}",
-    ]))
-    .clone();
+    ]));
     assert_eq!(config.routers[0].track, vec!["drain", "haproxy"]);
     assert_eq!(config.routers[1].track, vec!["haproxy", "drain"]);
     assert!(config.warnings.is_empty(), "{:#?}", config.warnings);

@@ -117,8 +117,7 @@ fn reload_keeps_the_vip_without_a_lost_ping_and_survives_a_bad_file() {
     assert_ne!(bad, one.to_yaml());
     da.reload(&bad);
     topo.expect_within(Duration::from_secs(2), "the bad file is logged", || {
-        let log = da.log();
-        log.len() > before && log[before..].contains("bogus_key_for_test")
+        da.log_since(before).contains("bogus_key_for_test")
     });
     topo.expect_holders_stay(VIP4, &["a"], 5 * ADV);
     assert!(
@@ -148,15 +147,10 @@ fn reload_keeps_the_vip_without_a_lost_ping_and_survives_a_bad_file() {
     c.reach(&topo, VIP4, Duration::from_secs(2));
 }
 
-/// The log written since byte `from` (a length of [`Daemon::log`] taken earlier).
-fn log_since(daemon: &Daemon, from: usize) -> String {
-    daemon.log().get(from..).unwrap_or_default().to_string()
-}
-
 /// Asserts that `daemon` logged no state change since byte `from` of its log.
 #[track_caller]
 fn assert_no_state_change_since(daemon: &Daemon, from: usize, when: &str) {
-    let since = log_since(daemon, from);
+    let since = daemon.log_since(from);
     assert!(
         !since.contains("state change"),
         "{}: a state change {when}:\n{since}",
@@ -197,15 +191,15 @@ fn reload_adding_then_removing_a_vip_keeps_the_master_in_place() {
             .any(|s| s.at > reloaded && s.priority == 120)
     });
     assert!(
-        log_since(&da, a_before).contains("configuration changed"),
+        da.log_since(a_before).contains("configuration changed"),
         "a applied the change in place:\n{}",
-        log_since(&da, a_before)
+        da.log_since(a_before)
     );
     c.reach(&topo, vip2, Duration::from_secs(2));
     // The backup gets the same VIP list: it configures it but must not add it.
     db.reload(&Config::one(web_two_vips(100)).to_yaml());
     topo.expect_within(Duration::from_secs(2), "b applies its reload", || {
-        log_since(&db, b_before).contains("configuration changed")
+        db.log_since(b_before).contains("configuration changed")
     });
     topo.expect_holders_stay(vip2, &["a"], 5 * ADV);
     topo.expect_holders_stay(VIP4, &["a"], ADV);
@@ -227,7 +221,7 @@ fn reload_adding_then_removing_a_vip_keeps_the_master_in_place() {
     });
     db.reload(&Config::one(web(100)).to_yaml());
     topo.expect_within(Duration::from_secs(2), "b applies its reload", || {
-        log_since(&db, b_before).contains("configuration changed")
+        db.log_since(b_before).contains("configuration changed")
     });
     topo.expect_holders_stay(VIP4, &["a"], 5 * ADV);
     assert!(topo.holders(vip2).is_empty(), "{vip2} is gone everywhere");

@@ -32,7 +32,9 @@ use std::time::{Duration, Instant};
 
 use netns::capture::{Capture, Packet};
 use netns::keepalived::{KA_TRANSITIONS, KaRouter, Keepalived};
-use netns::{Config, Daemon, Node, Router, STARTUP, Topology, VIP4, VIP6, master_down, pair};
+use netns::{
+    Config, Daemon, Node, Router, STARTUP, Topology, VIP4, VIP6, master_down, matching_lines, pair,
+};
 
 /// The steady-state window.
 const STEADY: Duration = Duration::from_secs(60);
@@ -52,6 +54,9 @@ const FIP_HIGH: u8 = 250;
 
 /// floatip log fragments (lowercase) that mark an election event.
 const FIP_TRANSITIONS: &[&str] = &["state change", "effective priority"];
+
+/// floatip log fragments (lowercase) saying it dropped an advertisement.
+const FIP_REJECTS: &[&str] = &["dropped advertisement", "lists other virtual addresses"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
@@ -157,11 +162,7 @@ fn link_up(topo: &Topology, node: &Node) {
     topo.expect_within(
         Duration::from_secs(5),
         "eth0 up with a link-local address",
-        || {
-            node.ip(&["-o", "link", "show", "dev", "eth0"])
-                .contains("state UP")
-                && node.link_local_on(0).is_some()
-        },
+        || node.link_ready(0),
     );
 }
 
@@ -173,7 +174,7 @@ fn backups(k: &Keepalived) -> usize {
 /// Panics with the offending lines if `text` has lines containing any of `fragments`.
 #[track_caller]
 fn assert_no_lines(what: &str, text: &str, fragments: &[&str]) {
-    let lines = Keepalived::matching_lines(text, fragments);
+    let lines = matching_lines(text, fragments);
     assert!(lines.is_empty(), "{what}:\n{}", lines.join("\n"));
 }
 
@@ -185,7 +186,7 @@ fn assert_no_rejects(floatips: &[Daemon], keepaliveds: &[Keepalived]) {
         assert_no_lines(
             &format!("floatip {} dropped advertisements", d.name()),
             &d.log(),
-            &["dropped advertisement", "lists other virtual addresses"],
+            FIP_REJECTS,
         );
     }
     for k in keepaliveds {
@@ -363,13 +364,13 @@ fn scenario(mode: Mode) {
     let wire_after = wire.from(src_a).len();
     assert_no_lines(
         "floatip logged election events in the steady state",
-        fip_now.log().get(fip_mark..).unwrap_or_default(),
+        &fip_now.log_since(fip_mark),
         FIP_TRANSITIONS,
     );
     assert_no_lines(
         "floatip dropped advertisements in the steady state",
-        fip_now.log().get(fip_mark..).unwrap_or_default(),
-        &["dropped advertisement", "lists other virtual addresses"],
+        &fip_now.log_since(fip_mark),
+        FIP_REJECTS,
     );
     assert_no_lines(
         "keepalived logged election events in the steady state",

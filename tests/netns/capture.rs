@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use super::vrrp::{Checksum, checksum};
 use super::{Node, Topology, require_tool, wait_for};
 
 static CAPTURES: AtomicU32 = AtomicU32::new(0);
@@ -109,10 +110,6 @@ impl Capture {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
-    pub fn path(&self) -> &PathBuf {
-        &self.pcap
-    }
-
     /// The VRRP packets captured so far (a record still being written is skipped).
     pub fn packets(&self) -> Vec<Packet> {
         let bytes = std::fs::read(&self.pcap).unwrap_or_default();
@@ -180,7 +177,7 @@ pub fn parse_pcap(bytes: &[u8]) -> Vec<Packet> {
 fn parse_frame(frame: &[u8], time: f64) -> Option<Packet> {
     let ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
     let ip = frame.get(14..)?;
-    let (src, dst, ttl, vrrp, pseudo) = match ethertype {
+    let (src, dst, ttl, vrrp) = match ethertype {
         0x0800 => {
             let ihl = usize::from(ip.first()? & 0x0f) * 4;
             let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
@@ -190,12 +187,7 @@ fn parse_frame(frame: &[u8], time: f64) -> Option<Packet> {
             let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
             let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
             let vrrp = ip.get(ihl..total)?.to_vec();
-            let mut pseudo = Vec::new();
-            pseudo.extend_from_slice(&src.octets());
-            pseudo.extend_from_slice(&dst.octets());
-            pseudo.extend_from_slice(&[0, 112]);
-            pseudo.extend_from_slice(&(vrrp.len() as u16).to_be_bytes());
-            (IpAddr::V4(src), IpAddr::V4(dst), ip[8], vrrp, pseudo)
+            (IpAddr::V4(src), IpAddr::V4(dst), ip[8], vrrp)
         }
         0x86dd => {
             if *ip.get(6)? != 112 {
@@ -205,17 +197,11 @@ fn parse_frame(frame: &[u8], time: f64) -> Option<Packet> {
             let src: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
             let dst: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
             let vrrp = ip.get(40..40 + payload)?.to_vec();
-            let mut pseudo = Vec::new();
-            pseudo.extend_from_slice(&src);
-            pseudo.extend_from_slice(&dst);
-            pseudo.extend_from_slice(&(vrrp.len() as u32).to_be_bytes());
-            pseudo.extend_from_slice(&[0, 0, 0, 112]);
             (
                 IpAddr::V6(Ipv6Addr::from(src)),
                 IpAddr::V6(Ipv6Addr::from(dst)),
                 ip[7],
                 vrrp,
-                pseudo,
             )
         }
         _ => return None,
@@ -229,8 +215,9 @@ fn parse_frame(frame: &[u8], time: f64) -> Option<Packet> {
     } else {
         u16::from_be_bytes([vrrp[4], vrrp[5]]) & 0x0fff
     };
-    let sum_plain = ones_complement_sum(&[&vrrp]) == 0xffff;
-    let sum_pseudo = ones_complement_sum(&[&pseudo, &vrrp]) == 0xffff;
+    // Computed over a message whose checksum field is right, the checksum is 0.
+    let sum_plain = checksum(&vrrp, src, dst, Checksum::WithoutPseudoHeader) == 0;
+    let sum_pseudo = checksum(&vrrp, src, dst, Checksum::WithPseudoHeader) == 0;
     Some(Packet {
         time,
         src,
@@ -244,19 +231,4 @@ fn parse_frame(frame: &[u8], time: f64) -> Option<Packet> {
         sum_plain,
         sum_pseudo,
     })
-}
-
-/// The 16-bit ones' complement sum (RFC 1071) of the concatenated parts; a message
-/// whose checksum is right sums to 0xffff.
-fn ones_complement_sum(parts: &[&[u8]]) -> u16 {
-    let bytes: Vec<u8> = parts.iter().flat_map(|p| p.iter().copied()).collect();
-    let mut sum: u32 = 0;
-    for chunk in bytes.chunks(2) {
-        let word = u16::from_be_bytes([chunk[0], *chunk.get(1).unwrap_or(&0)]);
-        sum += u32::from(word);
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum as u16
 }

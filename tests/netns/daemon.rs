@@ -126,6 +126,12 @@ impl Daemon {
         std::fs::read_to_string(&self.inner.log).unwrap_or_default()
     }
 
+    /// The log from byte `offset` on (an offset taken from `log().len()` earlier); empty
+    /// if the log is not longer than that.
+    pub fn log_since(&self, offset: usize) -> String {
+        self.log().get(offset..).unwrap_or_default().to_string()
+    }
+
     /// The last `lines` lines of the log.
     pub fn log_tail(&self, lines: usize) -> String {
         tail(&self.inner.log, lines)

@@ -179,13 +179,6 @@ impl HttpReport {
         self.probes.iter().filter(|p| p.result.is_err()).collect()
     }
 
-    /// The first request sent at or after `after` that succeeded, and who served it.
-    pub fn first_success_after(&self, after: Instant) -> Option<&Probe> {
-        self.probes
-            .iter()
-            .find(|p| p.sent >= after && p.result.is_ok())
-    }
-
     /// Servers in the order they answered, runs collapsed: e.g. `["a", "b", "a"]`.
     pub fn servers(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();

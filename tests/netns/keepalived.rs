@@ -12,13 +12,13 @@
 //! anything outside the node's namespace, use a non-documentation address.
 
 use std::fmt::Write;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use super::{Daemon, Node, require_tool, wait_for};
+use super::{Daemon, Node, matching_lines, require_tool, wait_for};
 
 /// Fragments of keepalived 2.2.7 log lines (lowercase) saying it rejected an
 /// advertisement or found a configuration conflict with its peer (from
@@ -98,11 +98,6 @@ impl KaRouter {
     pub fn version(mut self, version: u8) -> KaRouter {
         assert!(version == 2 || version == 3, "vrrp_version is 2 or 3");
         self.version = version;
-        self
-    }
-
-    pub fn priority(mut self, priority: u8) -> KaRouter {
-        self.priority = priority;
         self
     }
 
@@ -305,21 +300,6 @@ impl Keepalived {
         self.daemon.name()
     }
 
-    /// Its private directory (its `/tmp`).
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// The keepalived.conf it runs.
-    pub fn conf(&self) -> &str {
-        &self.conf
-    }
-
-    /// The parent (monitor) process.
-    pub fn pid(&self) -> Pid {
-        self.daemon.pid()
-    }
-
     /// The VRRP child process, once it has written its pid file.
     pub fn vrrp_pid(&self) -> Option<Pid> {
         let text = std::fs::read_to_string(self.dir.join("vrrp.pid")).ok()?;
@@ -333,7 +313,7 @@ impl Keepalived {
 
     /// The log from byte `offset` on (an offset taken from `log().len()` earlier).
     pub fn log_since(&self, offset: usize) -> String {
-        self.log().get(offset..).unwrap_or_default().to_string()
+        self.daemon.log_since(offset)
     }
 
     pub fn log_contains(&self, needle: &str) -> bool {
@@ -344,20 +324,9 @@ impl Keepalived {
         self.daemon.log_tail(lines)
     }
 
-    /// Lines of `text` containing any of `fragments` (case-insensitive).
-    pub fn matching_lines(text: &str, fragments: &[&str]) -> Vec<String> {
-        text.lines()
-            .filter(|l| {
-                let l = l.to_lowercase();
-                fragments.iter().any(|f| l.contains(f))
-            })
-            .map(str::to_string)
-            .collect()
-    }
-
     /// Log lines saying it rejected an advertisement (see [`KA_REJECTS`]).
     pub fn rejects(&self) -> Vec<String> {
-        Self::matching_lines(&self.log(), KA_REJECTS)
+        matching_lines(&self.log(), KA_REJECTS)
     }
 
     /// Its statistics now: SIGUSR2 to the VRRP process, which writes them to its `/tmp`.
@@ -389,27 +358,6 @@ impl Keepalived {
             let _ = kill(pid, Signal::SIGKILL);
         }
         self.daemon.kill();
-    }
-
-    /// A graceful stop (SIGTERM: it sends priority 0 and removes its addresses); waits up
-    /// to `deadline` for the parent to exit.
-    pub fn term(&self, deadline: Duration) -> Result<(), String> {
-        let start = Instant::now();
-        self.daemon.term(deadline)?;
-        // The parent waits for its child; make sure of it anyway.
-        if let Some(pid) = self.vrrp_pid() {
-            let gone = wait_for(deadline.saturating_sub(start.elapsed()), || {
-                kill(pid, None).is_err()
-            });
-            if gone.is_err() {
-                let _ = kill(pid, Signal::SIGKILL);
-                return Err(format!(
-                    "keepalived {}'s VRRP process outlived its parent",
-                    self.name()
-                ));
-            }
-        }
-        Ok(())
     }
 }
 

@@ -52,9 +52,7 @@ pub use config::{Config, Router, Unicast, master_down};
 #[allow(unused_imports)]
 pub use daemon::Daemon;
 #[allow(unused_imports)]
-pub use haproxy::HEALTH_PORT;
-#[allow(unused_imports)]
-pub use http::{HttpProber, HttpReport, Probe};
+pub use http::HttpProber;
 #[allow(unused_imports)]
 pub use icmp::{PingReport, Pinger};
 #[allow(unused_imports)]
@@ -169,22 +167,24 @@ pub fn holds_for(period: Duration, mut cond: impl FnMut() -> bool) -> Result<(),
     }
 }
 
+/// Lines of `text` (a daemon's or keepalived's log) containing any of `fragments`,
+/// which must be lowercase: the lines are compared lowercased.
+pub fn matching_lines(text: &str, fragments: &[&str]) -> Vec<String> {
+    text.lines()
+        .filter(|l| {
+            let l = l.to_lowercase();
+            fragments.iter().any(|f| l.contains(f))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 /// Runs `f` on a fresh thread that has entered the network namespace `ns`. Sockets
 /// created there stay in that namespace and may be used from any thread afterwards.
 pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
-        // SAFETY: `file` is an open namespace file for the duration of the call, and
-        // setns(CLONE_NEWNET) only changes this (new, private) thread's namespace.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        if rc != 0 {
-            panic!("setns({path}): {}", std::io::Error::last_os_error());
-        }
-        f()
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    spawn_in_netns(ns, f)
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
 /// Like [`in_netns`], but returns at once: `f` runs in the background on its own thread.
@@ -195,7 +195,8 @@ pub fn spawn_in_netns<T: Send + 'static>(
     let path = format!("/run/netns/{ns}");
     let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
     std::thread::spawn(move || {
-        // SAFETY: as in `in_netns`: an open namespace file, this thread only.
+        // SAFETY: `file` is an open namespace file for the duration of the call, and
+        // setns(CLONE_NEWNET) only changes this (new, private) thread's namespace.
         let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
         if rc != 0 {
             panic!("setns({path}): {}", std::io::Error::last_os_error());
@@ -364,11 +365,7 @@ impl TopologyBuilder {
         // link-local addresses in place (VRRP over IPv6 is sent from them).
         for node in &topo.nodes {
             for lan in 0..topo.lans {
-                let ready = wait_for(Duration::from_secs(5), || {
-                    node.ip(&["-o", "link", "show", "dev", &format!("eth{lan}")])
-                        .contains("state UP")
-                        && node.link_local_on(lan).is_some()
-                });
+                let ready = wait_for(Duration::from_secs(5), || node.link_ready(lan));
                 if let Err(e) = ready {
                     panic!(
                         "{}: eth{lan} not up with a link-local address: {e}",
@@ -699,6 +696,14 @@ impl Node {
         .ok()
     }
 
+    /// Whether eth`lan` can carry traffic: carrier (`state UP`) and its IPv6 link-local
+    /// address in place (VRRP over IPv6 is sent from it).
+    pub fn link_ready(&self, lan: usize) -> bool {
+        self.ip(&["-o", "link", "show", "dev", &format!("eth{lan}")])
+            .contains("state UP")
+            && self.link_local_on(lan).is_some()
+    }
+
     /// Sets eth0 administratively down inside the node (the daemon sees its own
     /// interface go down).
     pub fn link_down(&self) {
@@ -873,11 +878,6 @@ impl Node {
     /// not watched like a daemon: exiting is what it is for. Killed on drop.
     pub fn spawn_oneshot(&self, argv: &[&str]) -> OneShot {
         OneShot::spawn(&self.ns, &self.next_daemon_name(), &self.shared.dir, argv)
-    }
-
-    /// The topology's directory (configs, logs), shared by its nodes.
-    pub fn dir_path(&self) -> PathBuf {
-        self.shared.dir.clone()
     }
 
     /// Starts a daemon from a typed [`Config`].

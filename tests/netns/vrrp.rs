@@ -91,8 +91,9 @@ impl Advert {
     }
 }
 
-/// The checksum of message `m` (checksum field zero) in the given form.
-fn checksum(m: &[u8], src: IpAddr, dst: IpAddr, form: Checksum) -> u16 {
+/// The checksum of message `m` (checksum field zero) in the given form. Over a
+/// message whose checksum field is right for `form`, it is 0 (how captures verify).
+pub(super) fn checksum(m: &[u8], src: IpAddr, dst: IpAddr, form: Checksum) -> u16 {
     let mut covered = Vec::new();
     if form != Checksum::WithoutPseudoHeader {
         match (src, dst) {
