@@ -5,6 +5,7 @@
 //! events and carry out its actions.
 
 pub mod cli;
+pub mod common;
 pub mod config;
 pub mod daemon;
 pub mod net;

@@ -3,7 +3,7 @@
 //! Split from `validate` (which owns routers and sync groups) because these sections are
 //! about what floatip watches and runs, not about VRRP. Every rule sits next to its
 //! error message. Commands are collected with their position so that the security check
-//! of their files (`track::security`) can point at the line that names them.
+//! of their files (`common::security`) can point at the line that names them.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -16,8 +16,8 @@ use super::schema::{
 };
 use super::validate::{Validator, at, interface_name_problem};
 use super::{CheckKind, CheckSpec, DEFAULT_NOTIFY_TIMEOUT, Global, NotifySpec};
+use crate::common::security;
 use crate::config::locate::Position;
-use crate::track::security;
 
 /// Interval of script, tcp and http checks when none is given (keepalived's default).
 pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(1);

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use serde_saphyr::Location;
 
-use super::duration::{DURATION_SYNTAX, format_duration, parse_duration};
 use super::error::{ConfigError, Sink, did_you_mean, from_yaml_error, syntax_error};
 use super::health::Health;
 use super::locate::{KeyPaths, Position};
@@ -24,6 +23,7 @@ use super::{
     Announce, ChecksumMode, Config, DEFAULT_ADVERT_INTERVAL, DEFAULT_PRIORITY, MAX_INTERFACE_NAME,
     MAX_PREEMPT_DELAY, RouterSpec, SyncGroupSpec, Unicast, VirtualAddress,
 };
+use crate::common::duration::{DURATION_SYNTAX, format_duration, parse_duration};
 use crate::proto::packet::{Family, Version};
 use crate::proto::timers::Centisecs;
 

@@ -33,7 +33,7 @@ use tokio::time::{Instant, sleep_until};
 use tracing::warn;
 
 use super::RunAs;
-use crate::config::format_duration;
+use crate::common::duration::format_duration;
 
 /// The `PATH` commands get (the Debian default for root, so `/usr/sbin` tools are found).
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -395,7 +395,7 @@ pub(crate) mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::track::security::test_support::{
+    use crate::common::security::test_support::{
         TempDir, current_user, is_root, nobody, require_root,
     };
 

@@ -261,7 +261,8 @@ fn parse_value(bytes: &[u8]) -> Observation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::track::security::test_support::{TempDir, next_report};
+    use crate::common::security::test_support::TempDir;
+    use crate::track::test_support::next_report;
     use std::fs;
     use tokio::sync::mpsc::{self, UnboundedReceiver};
 

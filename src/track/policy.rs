@@ -7,9 +7,19 @@
 //! must be in Fault). Must not do I/O, read the clock or log: the daemon feeds it
 //! `Observation`s and turns `Health` into `fsm::Event::Health`.
 
-use crate::config::{CheckKind, CheckSpec};
-
 use super::{CheckIndex, Observation};
+
+/// What the policy needs to know of one configured check (the daemon takes it from
+/// `config::CheckSpec`; the policy does not depend on the configuration's types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub weight: i32,
+    pub rise: u32,
+    pub fall: u32,
+    pub initially_up: bool,
+    /// A file check: its value times the weight, no rise/fall.
+    pub valued: bool,
+}
 
 /// What the checks a router tracks amount to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -99,16 +109,16 @@ pub struct Policy {
 
 impl Policy {
     /// Every check in its initial state (`initially_up`; a file check reads 0).
-    pub fn new(specs: &[CheckSpec]) -> Policy {
+    pub fn new(rules: impl IntoIterator<Item = Rule>) -> Policy {
         Policy {
-            checks: specs
-                .iter()
-                .map(|spec| Check {
-                    weight: spec.weight,
-                    rise: spec.rise.max(1),
-                    fall: spec.fall.max(1),
-                    valued: matches!(spec.kind, CheckKind::File { .. }),
-                    up: spec.initially_up,
+            checks: rules
+                .into_iter()
+                .map(|rule| Check {
+                    weight: rule.weight,
+                    rise: rule.rise.max(1),
+                    fall: rule.fall.max(1),
+                    valued: rule.valued,
+                    up: rule.initially_up,
                     streak: 0,
                     value: 0,
                     known: false,
@@ -235,26 +245,20 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
-    fn spec(weight: i32, rise: u32, fall: u32, initially_up: bool) -> CheckSpec {
-        CheckSpec {
-            name: "c".into(),
-            kind: CheckKind::Interface {
-                name: "eth1".into(),
-            },
+    fn spec(weight: i32, rise: u32, fall: u32, initially_up: bool) -> Rule {
+        Rule {
             weight,
             rise,
             fall,
             initially_up,
+            valued: false,
         }
     }
 
-    fn file(weight: i32) -> CheckSpec {
-        CheckSpec {
-            kind: CheckKind::File {
-                path: PathBuf::from("/run/floatip/drain"),
-            },
+    fn file(weight: i32) -> Rule {
+        Rule {
+            valued: true,
             ..spec(weight, 1, 1, false)
         }
     }
@@ -264,8 +268,8 @@ mod tests {
     }
 
     /// A policy of one check whose first result was a pass (`up`) or a failure.
-    fn known(spec: CheckSpec, up: bool) -> Policy {
-        let mut p = Policy::new(&[spec]);
+    fn known(spec: Rule, up: bool) -> Policy {
+        let mut p = Policy::new([spec]);
         let first = if up { Observation::Pass } else { fail() };
         assert!(
             p.observe(0, &first).is_some(),
@@ -277,11 +281,11 @@ mod tests {
 
     #[test]
     fn the_first_result_sets_the_state_whatever_rise_and_fall() {
-        let mut p = Policy::new(&[spec(0, 3, 3, false)]);
+        let mut p = Policy::new([spec(0, 3, 3, false)]);
         assert!(p.health(&[0]).fault, "initially down");
         assert_eq!(p.observe(0, &Observation::Pass), Some(Change::Passing));
         assert!(!p.health(&[0]).fault);
-        let mut p = Policy::new(&[spec(0, 3, 3, true)]);
+        let mut p = Policy::new([spec(0, 3, 3, true)]);
         assert_eq!(
             p.observe(0, &fail()),
             Some(Change::Failing("down".into())),
@@ -292,7 +296,7 @@ mod tests {
 
     #[test]
     fn a_pending_check_counts_only_once_it_has_a_result() {
-        let mut p = Policy::new(&[spec(0, 1, 1, false), file(-100)]);
+        let mut p = Policy::new([spec(0, 1, 1, false), file(-100)]);
         p.mark_pending(0);
         p.mark_pending(1);
         assert_eq!(
@@ -307,7 +311,7 @@ mod tests {
             "the first value of a pending check is reported even when unchanged"
         );
         assert_eq!(p.observe(1, &Observation::Value(0)), None);
-        let mut p = Policy::new(&[spec(0, 1, 1, false)]);
+        let mut p = Policy::new([spec(0, 1, 1, false)]);
         p.mark_pending(0);
         p.observe(0, &fail());
         assert!(p.health(&[0]).fault, "counts from its first result on");
@@ -366,7 +370,7 @@ mod tests {
 
     #[test]
     fn weight_zero_gates_fault() {
-        let mut p = Policy::new(&[spec(0, 1, 1, true), spec(-20, 1, 1, true)]);
+        let mut p = Policy::new([spec(0, 1, 1, true), spec(-20, 1, 1, true)]);
         assert_eq!(p.health(&[0, 1]), Health::default());
         p.observe(0, &fail());
         assert_eq!(
@@ -381,7 +385,7 @@ mod tests {
 
     #[test]
     fn negative_weights_apply_while_failing_positive_while_passing() {
-        let mut p = Policy::new(&[spec(-20, 1, 1, true), spec(15, 1, 1, true)]);
+        let mut p = Policy::new([spec(-20, 1, 1, true), spec(15, 1, 1, true)]);
         assert_eq!(p.health(&[0, 1]).weight, 15);
         p.observe(0, &fail());
         assert_eq!(p.health(&[0, 1]).weight, -5);
@@ -392,14 +396,14 @@ mod tests {
 
     #[test]
     fn initial_state_is_the_configured_one() {
-        let p = Policy::new(&[spec(0, 2, 2, false), spec(0, 2, 2, true)]);
+        let p = Policy::new([spec(0, 2, 2, false), spec(0, 2, 2, true)]);
         assert!(p.health(&[0]).fault, "initially down: Fault until it rises");
         assert!(!p.health(&[1]).fault);
     }
 
     #[test]
     fn file_value_times_weight() {
-        let mut p = Policy::new(&[file(-100)]);
+        let mut p = Policy::new([file(-100)]);
         assert_eq!(p.health(&[0]).weight, 0, "missing file reads 0");
         assert_eq!(
             p.observe(0, &Observation::Value(1)),
@@ -418,7 +422,7 @@ mod tests {
 
     #[test]
     fn file_with_weight_zero_faults_on_non_zero() {
-        let mut p = Policy::new(&[file(0)]);
+        let mut p = Policy::new([file(0)]);
         assert!(!p.health(&[0]).fault);
         p.observe(0, &Observation::Value(3));
         assert!(p.health(&[0]).fault);
@@ -427,7 +431,7 @@ mod tests {
 
     #[test]
     fn huge_values_saturate() {
-        let mut p = Policy::new(&[file(-254), file(254)]);
+        let mut p = Policy::new([file(-254), file(254)]);
         p.observe(0, &Observation::Value(i64::MAX));
         assert_eq!(p.health(&[0]).weight, i32::MIN);
         p.observe(1, &Observation::Value(i64::MAX));
@@ -444,7 +448,7 @@ mod tests {
         let mut p = known(spec(0, 1, 2, true), true);
         p.observe(0, &fail());
         let saved = p.save(0);
-        let mut q = Policy::new(&[spec(0, 1, 2, true)]);
+        let mut q = Policy::new([spec(0, 1, 2, true)]);
         q.restore(0, saved);
         assert_eq!(
             q.observe(0, &fail()),
@@ -455,9 +459,9 @@ mod tests {
 
     #[test]
     fn a_retuned_check_keeps_its_verdict_not_its_counters() {
-        let mut p = Policy::new(&[spec(-10, 1, 1, false)]);
+        let mut p = Policy::new([spec(-10, 1, 1, false)]);
         p.observe(0, &Observation::Pass);
-        let mut q = Policy::new(&[spec(-30, 1, 2, false)]);
+        let mut q = Policy::new([spec(-30, 1, 2, false)]);
         q.restore_verdict(0, p.save(0));
         assert!(q.is_up(0), "passing before the reload, passing after");
         assert_eq!(q.observe(0, &fail()), None, "the new fall = 2 applies");
@@ -467,7 +471,7 @@ mod tests {
 
     #[test]
     fn wrong_sort_and_unknown_checks_are_ignored() {
-        let mut p = Policy::new(&[spec(0, 1, 1, true), file(-1)]);
+        let mut p = Policy::new([spec(0, 1, 1, true), file(-1)]);
         assert_eq!(p.observe(0, &Observation::Value(5)), None);
         assert_eq!(p.observe(1, &Observation::Pass), None);
         assert_eq!(p.observe(7, &fail()), None);

@@ -329,7 +329,8 @@ fn is_readable(fd: &OwnedFd) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::track::security::test_support::{TempDir, next_report};
+    use crate::common::security::test_support::TempDir;
+    use crate::track::test_support::next_report;
     use std::process::{Child, Command};
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::Instant;
