@@ -9,7 +9,6 @@
 //! The example with every key and its default is `packaging/examples/floatip.yaml`.
 
 mod error;
-mod health;
 mod locate;
 mod schema;
 mod validate;
