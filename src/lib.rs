@@ -10,4 +10,5 @@ pub mod config;
 pub mod daemon;
 pub mod net;
 pub mod proto;
+pub mod sys;
 pub mod track;
