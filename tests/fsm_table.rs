@@ -1143,6 +1143,66 @@ fn effective_priority_clamps() {
     assert_eq!(effective_priority(255, -100), 255);
 }
 
+/// The weights a health report can carry reach the i32 bounds (a drain file holding a
+/// huge number, times its weight, saturates there): the sum with the configured
+/// priority saturates too instead of wrapping (or panicking in a debug build).
+#[test]
+fn effective_priority_saturates_at_the_weight_bounds() {
+    use floatip::proto::fsm::effective_priority;
+    for configured in [1u8, 100, 254] {
+        for (weight, expected) in [
+            (i32::MAX, 254),
+            (i32::MAX - 1, 254),
+            (i32::MIN, 1),
+            (i32::MIN + 1, 1),
+            (254, 254),
+            (-254, 1),
+            (0, configured),
+        ] {
+            assert_eq!(
+                effective_priority(configured, weight),
+                expected,
+                "{configured} + {weight}"
+            );
+        }
+        assert_eq!(effective_priority(255, i32::MAX), 255);
+        assert_eq!(effective_priority(255, i32::MIN), 255);
+    }
+}
+
+#[test]
+fn a_saturated_health_weight_is_advertised_clamped() {
+    let mut s = master();
+    let actions = s.router.step(
+        Event::Health {
+            weight: i32::MAX,
+            fault: false,
+        },
+        s.at,
+    );
+    assert_eq!(
+        actions,
+        vec![Action::PriorityChanged { from: 100, to: 254 }, send(254)]
+    );
+    assert_eq!(s.router.effective_priority(), 254);
+    let actions = s.router.step(
+        Event::Health {
+            weight: i32::MIN,
+            fault: false,
+        },
+        s.at,
+    );
+    assert_eq!(
+        actions,
+        vec![Action::PriorityChanged { from: 254, to: 1 }, send(1)]
+    );
+    assert_eq!(
+        s.router.state(),
+        State::Master,
+        "priority 1 is still a priority"
+    );
+}
+
 #[test]
 fn leaving_fault_forgets_the_learned_interval() {
     let mut s = backup();
