@@ -226,19 +226,25 @@ impl Policy {
             .is_some_and(|c| if c.valued { c.value == 0 } else { c.up })
     }
 
-    /// What a set of tracked checks adds up to.
+    /// What a set of tracked checks adds up to. The weights are summed in `i64` and
+    /// the total saturated to `i32` once, so the result does not depend on the order of
+    /// the checks (a running `i32` saturating sum does: MAX + MAX + MIN would be -1).
     pub fn health(&self, tracked: &[CheckIndex]) -> Health {
-        let mut health = Health::default();
+        let mut weight = 0i64;
+        let mut fault = false;
         for c in tracked
             .iter()
             .filter_map(|&i| self.checks.get(i))
             .filter(|c| !c.pending)
         {
             let part = c.contribution();
-            health.weight = health.weight.saturating_add(part.weight);
-            health.fault |= part.fault;
+            weight = weight.saturating_add(part.weight.into());
+            fault |= part.fault;
         }
-        health
+        Health {
+            weight: weight.clamp(i32::MIN.into(), i32::MAX.into()) as i32,
+            fault,
+        }
     }
 }
 
@@ -441,6 +447,61 @@ mod tests {
             -1,
             "sum saturates per part, not overall"
         );
+    }
+
+    #[test]
+    fn file_values_at_the_boundaries_times_the_extreme_weights() {
+        // (value, weight, expected part): the part saturates at the i32 bounds.
+        let cases: [(i64, i32, i32); 14] = [
+            (0, 254, 0),
+            (0, -254, 0),
+            (1, 254, 254),
+            (1, -254, -254),
+            (-1, 254, -254),
+            (-1, -254, 254),
+            (i32::MAX.into(), 254, i32::MAX),
+            (i32::MAX.into(), -254, i32::MIN),
+            (i32::MIN.into(), 254, i32::MIN),
+            (i32::MIN.into(), -254, i32::MAX),
+            (i64::MAX, 254, i32::MAX),
+            (i64::MAX, -254, i32::MIN),
+            (i64::MIN, 254, i32::MIN),
+            (i64::MIN, -254, i32::MAX),
+        ];
+        for (value, weight, expected) in cases {
+            let mut p = Policy::new(&[file(weight)]);
+            p.observe(0, &Observation::Value(value));
+            assert_eq!(
+                p.health(&[0]),
+                Health {
+                    weight: expected,
+                    fault: false
+                },
+                "value {value} x weight {weight}"
+            );
+        }
+    }
+
+    #[test]
+    fn several_checks_summing_past_i32_saturate_whatever_their_order() {
+        let mut p = Policy::new(&[file(254), file(254), file(-254), spec(100, 1, 1, true)]);
+        for (check, value) in [(0, i64::MAX), (1, i64::MAX), (2, 1)] {
+            p.observe(check, &Observation::Value(value));
+        }
+        p.observe(3, &Observation::Pass);
+        // MAX + MAX - 254 + 100: saturates at MAX, in any order.
+        for order in [[0, 1, 2, 3], [2, 0, 3, 1], [3, 2, 1, 0]] {
+            assert_eq!(p.health(&order).weight, i32::MAX, "order {order:?}");
+        }
+        let mut p = Policy::new(&[file(-254), file(-254), file(254)]);
+        for (check, value) in [(0, i64::MAX), (1, i64::MAX), (2, i64::MAX)] {
+            p.observe(check, &Observation::Value(value));
+        }
+        // MIN + MIN + MAX = MIN - 1: saturates at MIN, in any order (a running
+        // saturating i32 sum would give -1 for one order and MIN for another).
+        for order in [[0, 1, 2], [0, 2, 1], [2, 0, 1]] {
+            assert_eq!(p.health(&order).weight, i32::MIN, "order {order:?}");
+        }
     }
 
     #[test]
