@@ -469,7 +469,7 @@ mod tests {
             (i64::MIN, -254, i32::MAX),
         ];
         for (value, weight, expected) in cases {
-            let mut p = Policy::new(&[file(weight)]);
+            let mut p = Policy::new([file(weight)]);
             p.observe(0, &Observation::Value(value));
             assert_eq!(
                 p.health(&[0]),
@@ -484,7 +484,7 @@ mod tests {
 
     #[test]
     fn several_checks_summing_past_i32_saturate_whatever_their_order() {
-        let mut p = Policy::new(&[file(254), file(254), file(-254), spec(100, 1, 1, true)]);
+        let mut p = Policy::new([file(254), file(254), file(-254), spec(100, 1, 1, true)]);
         for (check, value) in [(0, i64::MAX), (1, i64::MAX), (2, 1)] {
             p.observe(check, &Observation::Value(value));
         }
@@ -493,7 +493,7 @@ mod tests {
         for order in [[0, 1, 2, 3], [2, 0, 3, 1], [3, 2, 1, 0]] {
             assert_eq!(p.health(&order).weight, i32::MAX, "order {order:?}");
         }
-        let mut p = Policy::new(&[file(-254), file(-254), file(254)]);
+        let mut p = Policy::new([file(-254), file(-254), file(254)]);
         for (check, value) in [(0, i64::MAX), (1, i64::MAX), (2, i64::MAX)] {
             p.observe(check, &Observation::Value(value));
         }
