@@ -11,6 +11,7 @@ mod health;
 mod hooks;
 mod nft;
 mod ratelimit;
+mod reload_plan;
 mod router;
 pub mod sniff;
 pub mod systemd;
@@ -37,6 +38,7 @@ use clock::Clock;
 use events::EventSocket;
 use health::Checks;
 use hooks::{HookType, Hooks};
+use reload_plan::Step;
 use router::{Received, RouterId, RouterIo};
 
 /// Why the daemon could not start or had to stop.
@@ -762,20 +764,37 @@ impl Daemon {
         self.units = keep;
     }
 
-    /// SIGHUP: load the file again; an invalid one is logged and the running
-    /// configuration stays.
-    async fn reload(&mut self) {
-        let config = match config::load(&self.config_path) {
-            Ok(config) => config,
-            Err(e) => {
-                error!("reload rejected, the running configuration stays:\n{e}");
-                return;
+    /// The running routers as a reload plan sees them.
+    fn running(&self) -> Vec<reload_plan::Running<'_>> {
+        let mut all = Vec::new();
+        for unit in &self.units {
+            for id in &unit.ids {
+                if let Some(io) = self.routers.get(id) {
+                    all.push(reload_plan::Running {
+                        id: *id,
+                        spec: io.spec(),
+                        group: unit.name.as_deref(),
+                        retired: io.is_retired(),
+                    });
+                }
             }
-        };
-        let run_as = match resolve_script_user(&config) {
-            Ok(run_as) => run_as,
+        }
+        all
+    }
+
+    /// SIGHUP: load the file again (an invalid one is logged and the running
+    /// configuration stays), plan what changes, log the plan and carry it out.
+    async fn reload(&mut self) {
+        let loaded = config::load(&self.config_path)
+            .map_err(|e| format!("\n{e}"))
+            .and_then(|config| {
+                let run_as = resolve_script_user(&config).map_err(|e| format!(" {e}"))?;
+                Ok((config, run_as))
+            });
+        let (config, run_as) = match loaded {
+            Ok(loaded) => loaded,
             Err(e) => {
-                error!("reload rejected, the running configuration stays: {e}");
+                error!("reload rejected, the running configuration stays:{e}");
                 return;
             }
         };
@@ -787,75 +806,67 @@ impl Daemon {
         self.run_as = run_as;
         self.checks
             .reload(&config.checks, &self.run_as, user_changed);
-        let now = self.clock.now();
-        // Take every running router out of its unit, keyed by id.
-        let mut running: HashMap<RouterId, Router> = HashMap::new();
-        let mut retiring_units = Vec::new();
-        let old_units = std::mem::take(&mut self.units);
-        for unit in old_units {
-            for (id, router) in unit.ids.iter().zip(unit.group.into_members()) {
-                running.insert(*id, router);
-            }
+        let plan = reload_plan::plan(&self.running(), &config);
+        plan.warnings.iter().for_each(|w| warn!("{w}"));
+        for entry in plan.routers.iter().filter(|r| r.is_news()) {
+            info!(router = %entry.name, "{entry}");
         }
-        // Match new specs to running routers by name and identity.
-        let mut ids = HashMap::new();
-        let mut new_ids = Vec::new();
+        for group in &plan.groups {
+            info!(group = %group.name, "sync group membership: {}", group.reason);
+        }
+        let now = self.clock.now();
+        // Take every router out of its unit; units are built again below.
+        let mut running: HashMap<RouterId, Router> = std::mem::take(&mut self.units)
+            .into_iter()
+            .flat_map(|unit| unit.ids.into_iter().zip(unit.group.into_members()))
+            .collect();
+        let (mut ids, mut new_ids) = (HashMap::new(), Vec::new());
         // Actions of routers taken out of their units, carried out once units exist.
         let mut deferred: Vec<(RouterId, Action)> = Vec::new();
-        for spec in &config.routers {
-            let existing = self
-                .routers
-                .iter()
-                .find(|(_, io)| !io.is_retired() && io.spec().name == spec.name)
-                .map(|(&id, _)| id);
-            match existing {
-                Some(id)
-                    if self
-                        .routers
-                        .get(&id)
-                        .is_some_and(|io| io.same_identity(spec)) =>
-                {
+        for entry in &plan.routers {
+            let id = match entry.step {
+                Step::Unchanged { id } => id,
+                Step::Changed { id, spec, .. } => {
                     let Some(io) = self.routers.get_mut(&id) else {
                         continue;
                     };
-                    if io.spec() != spec {
-                        info!(router = %spec.name, "configuration changed");
-                        let holds = running.get(&id).is_some_and(Router::holds_addresses);
-                        io.update_spec(spec.clone(), holds, &self.netlink).await;
-                        if let Some(router) = running.get_mut(&id) {
-                            let actions = router.reconfigure(io.fsm_config(), now);
-                            deferred.extend(actions.into_iter().map(|a| (id, a)));
-                        }
+                    let router = running.get_mut(&id);
+                    let holds = router.as_deref().is_some_and(Router::holds_addresses);
+                    io.update_spec(spec.clone(), holds, &self.netlink).await;
+                    if let Some(router) = router {
+                        let actions = router.reconfigure(io.fsm_config(), now);
+                        deferred.extend(actions.into_iter().map(|a| (id, a)));
                     }
-                    ids.insert(spec.name.clone(), id);
+                    id
                 }
-                _ => {
+                Step::Added { spec } | Step::Replaced { spec, .. } => {
                     let id = RouterId(self.next_id);
                     self.next_id += 1;
-                    match RouterIo::open(id, spec.clone(), &self.netlink, self.packets_tx.clone())
-                        .await
-                    {
+                    let tx = self.packets_tx.clone();
+                    match RouterIo::open(id, spec.clone(), &self.netlink, tx).await {
                         Ok(io) => {
                             io.remove_stale_addresses(&self.netlink).await;
-                            info!(router = %spec.name, "router added");
                             self.routers.insert(id, io);
-                            ids.insert(spec.name.clone(), id);
                             new_ids.push(id);
+                            id
                         }
-                        Err(e) => error!(router = %spec.name, "cannot start router: {e}"),
+                        Err(e) => {
+                            error!(router = %spec.name, "cannot start router: {e}");
+                            continue;
+                        }
                     }
                 }
-            }
+                Step::Removed { .. } | Step::StillLeaving { .. } => continue,
+            };
+            ids.insert(entry.name.clone(), id);
         }
-        // Routers no longer configured leave with priority 0 (make-before-break).
-        let kept: std::collections::HashSet<RouterId> = ids.values().copied().collect();
-        let removed: Vec<(RouterId, Router)> =
-            running.extract_if(|id, _| !kept.contains(id)).collect();
-        for (id, mut router) in removed {
+        // Routers that leave send priority 0 first (make-before-break), each on its own.
+        let mut retiring_units = Vec::new();
+        for id in plan.leaving() {
+            let Some(mut router) = running.remove(&id) else {
+                continue;
+            };
             if let Some(io) = self.routers.get_mut(&id) {
-                if !io.is_retired() {
-                    info!(router = %io.spec().name, "router removed from the configuration");
-                }
                 io.retire();
                 let actions = router.step(Event::Shutdown, now);
                 deferred.extend(actions.into_iter().map(|a| (id, a)));
