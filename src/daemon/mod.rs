@@ -27,7 +27,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use crate::config::{self, Config, ConfigError, NotifySpec};
+use crate::config::{self, Config, ConfigError, NotifySpec, RouterSpec};
 use crate::net::{NetError, NetEvent, Netlink};
 use crate::proto::fsm::{Action, Event, Router, State};
 use crate::proto::group::SyncGroup;
@@ -247,15 +247,19 @@ impl Daemon {
     ) -> Result<HashMap<String, RouterId>, DaemonError> {
         let mut ids = HashMap::new();
         for spec in &config.routers {
-            let id = RouterId(self.next_id);
-            self.next_id += 1;
-            let io =
-                RouterIo::open(id, spec.clone(), &self.netlink, self.packets_tx.clone()).await?;
-            io.remove_stale_addresses(&self.netlink).await;
-            ids.insert(spec.name.clone(), id);
-            self.routers.insert(id, io);
+            ids.insert(spec.name.clone(), self.open_router(spec).await?);
         }
         Ok(ids)
+    }
+
+    /// Open one router (resolve, remove stale VIPs, open its socket) under a new id.
+    async fn open_router(&mut self, spec: &RouterSpec) -> Result<RouterId, DaemonError> {
+        let id = RouterId(self.next_id);
+        self.next_id += 1;
+        let io = RouterIo::open(id, spec.clone(), &self.netlink, self.packets_tx.clone()).await?;
+        io.remove_stale_addresses(&self.netlink).await;
+        self.routers.insert(id, io);
+        Ok(id)
     }
 
     /// Group routers into units: one per sync group, one per router outside any group.
@@ -782,16 +786,46 @@ impl Daemon {
         all
     }
 
+    /// Carry out the step of a configured router in a reload plan. Returns the id that
+    /// now runs under its name and whether it was just opened. The actions of a router
+    /// changed in place go to `deferred`: they run once its unit is rebuilt.
+    async fn apply_step(
+        &mut self,
+        step: &Step<'_>,
+        running: &mut HashMap<RouterId, Router>,
+        deferred: &mut Vec<(RouterId, Action)>,
+        now: Instant,
+    ) -> Option<(RouterId, bool)> {
+        match *step {
+            Step::Unchanged { id } => Some((id, false)),
+            Step::Changed { id, spec, .. } => {
+                let io = self.routers.get_mut(&id)?;
+                let router = running.get_mut(&id);
+                let holds = router.as_deref().is_some_and(Router::holds_addresses);
+                io.update_spec(spec.clone(), holds, &self.netlink).await;
+                if let Some(router) = router {
+                    let actions = router.reconfigure(io.fsm_config(), now);
+                    deferred.extend(actions.into_iter().map(|a| (id, a)));
+                }
+                Some((id, false))
+            }
+            Step::Added { spec } | Step::Replaced { spec, .. } => {
+                match self.open_router(spec).await {
+                    Ok(id) => Some((id, true)),
+                    Err(e) => {
+                        error!(router = %spec.name, "cannot start router: {e}");
+                        None
+                    }
+                }
+            }
+            Step::Removed { .. } | Step::StillLeaving { .. } => None,
+        }
+    }
+
     /// SIGHUP: load the file again (an invalid one is logged and the running
     /// configuration stays), plan what changes, log the plan and carry it out.
     async fn reload(&mut self) {
-        let loaded = config::load(&self.config_path)
-            .map_err(|e| format!("\n{e}"))
-            .and_then(|config| {
-                let run_as = resolve_script_user(&config).map_err(|e| format!(" {e}"))?;
-                Ok((config, run_as))
-            });
-        let (config, run_as) = match loaded {
+        let (config, run_as) = match load_for_reload(&self.config_path) {
             Ok(loaded) => loaded,
             Err(e) => {
                 error!("reload rejected, the running configuration stays:{e}");
@@ -807,13 +841,7 @@ impl Daemon {
         self.checks
             .reload(&config.checks, &self.run_as, user_changed);
         let plan = reload_plan::plan(&self.running(), &config);
-        plan.warnings.iter().for_each(|w| warn!("{w}"));
-        for entry in plan.routers.iter().filter(|r| r.is_news()) {
-            info!(router = %entry.name, "{entry}");
-        }
-        for group in &plan.groups {
-            info!(group = %group.name, "sync group membership: {}", group.reason);
-        }
+        log_plan(&plan);
         let now = self.clock.now();
         // Take every router out of its unit; units are built again below.
         let mut running: HashMap<RouterId, Router> = std::mem::take(&mut self.units)
@@ -824,41 +852,13 @@ impl Daemon {
         // Actions of routers taken out of their units, carried out once units exist.
         let mut deferred: Vec<(RouterId, Action)> = Vec::new();
         for entry in &plan.routers {
-            let id = match entry.step {
-                Step::Unchanged { id } => id,
-                Step::Changed { id, spec, .. } => {
-                    let Some(io) = self.routers.get_mut(&id) else {
-                        continue;
-                    };
-                    let router = running.get_mut(&id);
-                    let holds = router.as_deref().is_some_and(Router::holds_addresses);
-                    io.update_spec(spec.clone(), holds, &self.netlink).await;
-                    if let Some(router) = router {
-                        let actions = router.reconfigure(io.fsm_config(), now);
-                        deferred.extend(actions.into_iter().map(|a| (id, a)));
-                    }
-                    id
+            let step = self.apply_step(&entry.step, &mut running, &mut deferred, now);
+            if let Some((id, opened)) = step.await {
+                ids.insert(entry.name.clone(), id);
+                if opened {
+                    new_ids.push(id);
                 }
-                Step::Added { spec } | Step::Replaced { spec, .. } => {
-                    let id = RouterId(self.next_id);
-                    self.next_id += 1;
-                    let tx = self.packets_tx.clone();
-                    match RouterIo::open(id, spec.clone(), &self.netlink, tx).await {
-                        Ok(io) => {
-                            io.remove_stale_addresses(&self.netlink).await;
-                            self.routers.insert(id, io);
-                            new_ids.push(id);
-                            id
-                        }
-                        Err(e) => {
-                            error!(router = %spec.name, "cannot start router: {e}");
-                            continue;
-                        }
-                    }
-                }
-                Step::Removed { .. } | Step::StillLeaving { .. } => continue,
-            };
-            ids.insert(entry.name.clone(), id);
+            }
         }
         // Routers that leave send priority 0 first (make-before-break), each on its own.
         let mut retiring_units = Vec::new();
@@ -924,6 +924,25 @@ impl Daemon {
             }
         }
     }
+}
+
+/// One line per router or sync group a reload changes, and what the plan ignored.
+fn log_plan(plan: &reload_plan::ReloadPlan<'_>) {
+    plan.warnings.iter().for_each(|w| warn!("{w}"));
+    for entry in plan.routers.iter().filter(|r| r.is_news()) {
+        info!(router = %entry.name, "{entry}");
+    }
+    for group in &plan.groups {
+        info!(group = %group.name, "sync group membership: {}", group.reason);
+    }
+}
+
+/// A configuration loaded again for a reload, and who runs its commands; or why it is
+/// rejected (worded to follow "the running configuration stays:").
+fn load_for_reload(path: &Path) -> Result<(Config, RunAs), String> {
+    let config = config::load(path).map_err(|e| format!("\n{e}"))?;
+    let run_as = resolve_script_user(&config).map_err(|e| format!(" {e}"))?;
+    Ok((config, run_as))
 }
 
 /// The user scripts and hooks run as (`global.script_user`, else the package's user,
