@@ -11,6 +11,7 @@ mod health;
 mod hooks;
 mod nft;
 mod ratelimit;
+mod reload_plan;
 mod router;
 pub mod sniff;
 pub mod systemd;
@@ -26,7 +27,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use crate::config::{self, Config, ConfigError, NotifySpec};
+use crate::config::{self, Config, ConfigError, NotifySpec, RouterSpec};
 use crate::net::{NetError, NetEvent, Netlink};
 use crate::proto::fsm::{Action, Event, Router, State};
 use crate::proto::group::SyncGroup;
@@ -37,6 +38,7 @@ use clock::Clock;
 use events::EventSocket;
 use health::Checks;
 use hooks::{HookType, Hooks};
+use reload_plan::Step;
 use router::{Received, RouterId, RouterIo};
 
 /// Why the daemon could not start or had to stop.
@@ -245,15 +247,19 @@ impl Daemon {
     ) -> Result<HashMap<String, RouterId>, DaemonError> {
         let mut ids = HashMap::new();
         for spec in &config.routers {
-            let id = RouterId(self.next_id);
-            self.next_id += 1;
-            let io =
-                RouterIo::open(id, spec.clone(), &self.netlink, self.packets_tx.clone()).await?;
-            io.remove_stale_addresses(&self.netlink).await;
-            ids.insert(spec.name.clone(), id);
-            self.routers.insert(id, io);
+            ids.insert(spec.name.clone(), self.open_router(spec).await?);
         }
         Ok(ids)
+    }
+
+    /// Open one router (resolve, remove stale VIPs, open its socket) under a new id.
+    async fn open_router(&mut self, spec: &RouterSpec) -> Result<RouterId, DaemonError> {
+        let id = RouterId(self.next_id);
+        self.next_id += 1;
+        let io = RouterIo::open(id, spec.clone(), &self.netlink, self.packets_tx.clone()).await?;
+        io.remove_stale_addresses(&self.netlink).await;
+        self.routers.insert(id, io);
+        Ok(id)
     }
 
     /// Group routers into units: one per sync group, one per router outside any group.
@@ -762,20 +768,67 @@ impl Daemon {
         self.units = keep;
     }
 
-    /// SIGHUP: load the file again; an invalid one is logged and the running
-    /// configuration stays.
-    async fn reload(&mut self) {
-        let config = match config::load(&self.config_path) {
-            Ok(config) => config,
-            Err(e) => {
-                error!("reload rejected, the running configuration stays:\n{e}");
-                return;
+    /// The running routers as a reload plan sees them.
+    fn running(&self) -> Vec<reload_plan::Running<'_>> {
+        let mut all = Vec::new();
+        for unit in &self.units {
+            for id in &unit.ids {
+                if let Some(io) = self.routers.get(id) {
+                    all.push(reload_plan::Running {
+                        id: *id,
+                        spec: io.spec(),
+                        group: unit.name.as_deref(),
+                        retired: io.is_retired(),
+                    });
+                }
             }
-        };
-        let run_as = match resolve_script_user(&config) {
-            Ok(run_as) => run_as,
+        }
+        all
+    }
+
+    /// Carry out the step of a configured router in a reload plan. Returns the id that
+    /// now runs under its name and whether it was just opened. The actions of a router
+    /// changed in place go to `deferred`: they run once its unit is rebuilt.
+    async fn apply_step(
+        &mut self,
+        step: &Step<'_>,
+        running: &mut HashMap<RouterId, Router>,
+        deferred: &mut Vec<(RouterId, Action)>,
+        now: Instant,
+    ) -> Option<(RouterId, bool)> {
+        match *step {
+            Step::Unchanged { id } => Some((id, false)),
+            Step::Changed { id, spec, .. } => {
+                let io = self.routers.get_mut(&id)?;
+                let router = running.get_mut(&id);
+                let holds = router.as_deref().is_some_and(Router::holds_addresses);
+                io.update_spec(spec.clone(), holds, &self.netlink).await;
+                if let Some(router) = router {
+                    let actions = router.reconfigure(io.fsm_config(), now);
+                    deferred.extend(actions.into_iter().map(|a| (id, a)));
+                }
+                Some((id, false))
+            }
+            Step::Added { spec } | Step::Replaced { spec, .. } => {
+                match self.open_router(spec).await {
+                    Ok(id) => Some((id, true)),
+                    Err(e) => {
+                        error!(router = %spec.name, "cannot start router: {e}");
+                        None
+                    }
+                }
+            }
+            Step::Removed { .. } | Step::StillLeaving { .. } => None,
+        }
+    }
+
+    /// SIGHUP: load the file again (an invalid one is logged and the running
+    /// configuration stays), plan what changes, log the plan and carry it out.
+    async fn reload(&mut self) {
+        let (config, run_as) = match load_for_reload(&self.config_path) {
+            Ok(loaded) => loaded,
             Err(e) => {
-                error!("reload rejected, the running configuration stays: {e}");
+                error!("reload rejected, the running configuration stays:{e}");
                 return;
             }
         };
@@ -787,75 +840,33 @@ impl Daemon {
         self.run_as = run_as;
         self.checks
             .reload(&config.checks, &self.run_as, user_changed);
+        let plan = reload_plan::plan(&self.running(), &config);
+        log_plan(&plan);
         let now = self.clock.now();
-        // Take every running router out of its unit, keyed by id.
-        let mut running: HashMap<RouterId, Router> = HashMap::new();
-        let mut retiring_units = Vec::new();
-        let old_units = std::mem::take(&mut self.units);
-        for unit in old_units {
-            for (id, router) in unit.ids.iter().zip(unit.group.into_members()) {
-                running.insert(*id, router);
-            }
-        }
-        // Match new specs to running routers by name and identity.
-        let mut ids = HashMap::new();
-        let mut new_ids = Vec::new();
+        // Take every router out of its unit; units are built again below.
+        let mut running: HashMap<RouterId, Router> = std::mem::take(&mut self.units)
+            .into_iter()
+            .flat_map(|unit| unit.ids.into_iter().zip(unit.group.into_members()))
+            .collect();
+        let (mut ids, mut new_ids) = (HashMap::new(), Vec::new());
         // Actions of routers taken out of their units, carried out once units exist.
         let mut deferred: Vec<(RouterId, Action)> = Vec::new();
-        for spec in &config.routers {
-            let existing = self
-                .routers
-                .iter()
-                .find(|(_, io)| !io.is_retired() && io.spec().name == spec.name)
-                .map(|(&id, _)| id);
-            match existing {
-                Some(id)
-                    if self
-                        .routers
-                        .get(&id)
-                        .is_some_and(|io| io.same_identity(spec)) =>
-                {
-                    let Some(io) = self.routers.get_mut(&id) else {
-                        continue;
-                    };
-                    if io.spec() != spec {
-                        info!(router = %spec.name, "configuration changed");
-                        let holds = running.get(&id).is_some_and(Router::holds_addresses);
-                        io.update_spec(spec.clone(), holds, &self.netlink).await;
-                        if let Some(router) = running.get_mut(&id) {
-                            let actions = router.reconfigure(io.fsm_config(), now);
-                            deferred.extend(actions.into_iter().map(|a| (id, a)));
-                        }
-                    }
-                    ids.insert(spec.name.clone(), id);
-                }
-                _ => {
-                    let id = RouterId(self.next_id);
-                    self.next_id += 1;
-                    match RouterIo::open(id, spec.clone(), &self.netlink, self.packets_tx.clone())
-                        .await
-                    {
-                        Ok(io) => {
-                            io.remove_stale_addresses(&self.netlink).await;
-                            info!(router = %spec.name, "router added");
-                            self.routers.insert(id, io);
-                            ids.insert(spec.name.clone(), id);
-                            new_ids.push(id);
-                        }
-                        Err(e) => error!(router = %spec.name, "cannot start router: {e}"),
-                    }
+        for entry in &plan.routers {
+            let step = self.apply_step(&entry.step, &mut running, &mut deferred, now);
+            if let Some((id, opened)) = step.await {
+                ids.insert(entry.name.clone(), id);
+                if opened {
+                    new_ids.push(id);
                 }
             }
         }
-        // Routers no longer configured leave with priority 0 (make-before-break).
-        let kept: std::collections::HashSet<RouterId> = ids.values().copied().collect();
-        let removed: Vec<(RouterId, Router)> =
-            running.extract_if(|id, _| !kept.contains(id)).collect();
-        for (id, mut router) in removed {
+        // Routers that leave send priority 0 first (make-before-break), each on its own.
+        let mut retiring_units = Vec::new();
+        for id in plan.leaving() {
+            let Some(mut router) = running.remove(&id) else {
+                continue;
+            };
             if let Some(io) = self.routers.get_mut(&id) {
-                if !io.is_retired() {
-                    info!(router = %io.spec().name, "router removed from the configuration");
-                }
                 io.retire();
                 let actions = router.step(Event::Shutdown, now);
                 deferred.extend(actions.into_iter().map(|a| (id, a)));
@@ -913,6 +924,25 @@ impl Daemon {
             }
         }
     }
+}
+
+/// One line per router or sync group a reload changes, and what the plan ignored.
+fn log_plan(plan: &reload_plan::ReloadPlan<'_>) {
+    plan.warnings.iter().for_each(|w| warn!("{w}"));
+    for entry in plan.routers.iter().filter(|r| r.is_news()) {
+        info!(router = %entry.name, "{entry}");
+    }
+    for group in &plan.groups {
+        info!(group = %group.name, "sync group membership: {}", group.reason);
+    }
+}
+
+/// A configuration loaded again for a reload, and who runs its commands; or why it is
+/// rejected (worded to follow "the running configuration stays:").
+fn load_for_reload(path: &Path) -> Result<(Config, RunAs), String> {
+    let config = config::load(path).map_err(|e| format!("\n{e}"))?;
+    let run_as = resolve_script_user(&config).map_err(|e| format!(" {e}"))?;
+    Ok((config, run_as))
 }
 
 /// The user scripts and hooks run as (`global.script_user`, else the package's user,

@@ -209,19 +209,6 @@ impl RouterIo {
         self.retired = true;
     }
 
-    /// Whether a new spec can be applied to this router without a new socket and state
-    /// machine: same interface, VRID, family, version and unicast source.
-    pub fn same_identity(&self, spec: &RouterSpec) -> bool {
-        self.spec.interface == spec.interface
-            && self.spec.vrid == spec.vrid
-            && self.spec.version == spec.version
-            && self.spec.family() == spec.family()
-            && self.spec.unicast.is_some() == spec.unicast.is_some()
-            && self.spec.unicast.as_ref().and_then(|u| u.source)
-                == spec.unicast.as_ref().and_then(|u| u.source)
-            && devices(&self.spec) == devices(spec)
-    }
-
     /// Apply a changed spec of the same identity. If we hold the addresses, the ones no
     /// longer configured are removed and new ones added and announced.
     pub async fn update_spec(&mut self, spec: RouterSpec, holds: bool, netlink: &Netlink) {
@@ -605,12 +592,4 @@ fn family_name(family: Family) -> &'static str {
         Family::V4 => "IPv4",
         Family::V6 => "IPv6",
     }
-}
-
-/// The devices a router's addresses live on, other than its own interface.
-fn devices(spec: &RouterSpec) -> std::collections::BTreeSet<&str> {
-    spec.addresses
-        .iter()
-        .filter_map(|a| a.device.as_deref())
-        .collect()
 }
