@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use floatip::proto::fsm::{Action, Discard, Event, Reason, Router, RouterConfig, State};
-use floatip::proto::packet::{Advertisement, Auth, Version};
+use floatip::proto::packet::{Advertisement, Auth, ChecksumForm, Version};
 use floatip::proto::timers::{Centisecs, Instant};
 
 const T0: Instant = Instant::from_epoch(Duration::from_secs(10));
@@ -29,8 +29,13 @@ fn config() -> RouterConfig {
         accept_mode: true,
         primary_address: ip(10),
         addresses: vec![ip(100)],
+        prefix_lens: vec![24],
+        announce_burst: 1,
+        announce_burst_interval: Duration::ZERO,
         announce_repeat_after: Some(Duration::from_secs(2)),
         announce_refresh_every: None,
+        checksum_form: None,
+        unicast_peers: None,
     }
 }
 
@@ -49,6 +54,7 @@ fn heard(src: u8, priority: u8) -> Event {
     Event::Advert {
         src: ip(src),
         advert: advert(priority),
+        form: ChecksumForm::WithPseudoHeader,
     }
 }
 
@@ -308,6 +314,7 @@ fn table() -> Vec<Row> {
                     version: Version::V2,
                     ..advert(200)
                 },
+                form: ChecksumForm::WithPseudoHeader,
             },
             vec![Action::Discarded {
                 src: ip(11),
@@ -324,6 +331,7 @@ fn table() -> Vec<Row> {
                     vrid: 8,
                     ..advert(200)
                 },
+                form: ChecksumForm::WithPseudoHeader,
             },
             vec![Action::Discarded {
                 src: ip(11),
@@ -340,6 +348,7 @@ fn table() -> Vec<Row> {
                     addresses: vec!["2001:db8::100".parse().unwrap()],
                     ..advert(200)
                 },
+                form: ChecksumForm::WithPseudoHeader,
             },
             vec![Action::Discarded {
                 src: ip(11),
@@ -356,6 +365,7 @@ fn table() -> Vec<Row> {
                     addresses: vec![ip(101)],
                     ..advert(200)
                 },
+                form: ChecksumForm::WithPseudoHeader,
             },
             vec![Action::AddressListMismatch { src: ip(11) }],
             Backup,
@@ -786,6 +796,7 @@ fn backup_learns_master_interval_v3() {
         Event::Advert {
             src: ip(11),
             advert: fast,
+            form: ChecksumForm::WithPseudoHeader,
         },
         now,
     );
@@ -819,6 +830,7 @@ fn v2_interval_mismatch_is_discarded() {
         Event::Advert {
             src: ip(11),
             advert: other,
+            form: ChecksumForm::WithPseudoHeader,
         },
         s.at + Duration::from_millis(5),
     );
@@ -1154,6 +1166,7 @@ fn leaving_fault_forgets_the_learned_interval() {
         Event::Advert {
             src: ip(11),
             advert: fast,
+            form: ChecksumForm::WithPseudoHeader,
         },
         s.at,
     );
@@ -1255,6 +1268,7 @@ fn backup_follows_the_best_master_and_ignores_a_lesser_one() {
         Event::Advert {
             src: ip(11),
             advert: fast,
+            form: ChecksumForm::WithPseudoHeader,
         },
         t2,
     );
