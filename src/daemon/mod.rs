@@ -26,12 +26,13 @@ use futures::StreamExt;
 use thiserror::Error;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
-use tracing::{Instrument, error, info, warn};
+use tracing::{Instrument, debug, error, info, warn};
 
 use crate::config::{self, Config, ConfigError};
 use crate::net::{NetError, NetEvent, Netlink};
 use crate::proto::fsm::{Action, Event, Router, State};
 use crate::proto::group::SyncGroup;
+use crate::proto::packet::{Family, Version};
 use crate::proto::timers::Instant;
 use crate::track::policy::Change;
 use crate::track::{CheckIndex, Observation, RunAs, security};
@@ -432,7 +433,25 @@ impl Daemon {
         let Some(event) = io.accept(&packet, now) else {
             return;
         };
+        let src = match &event {
+            Event::Advert { src, .. } => Some(*src),
+            _ => None,
+        };
+        let learned = |units: &[Unit]| {
+            let router = units.get(unit)?.group.members().get(member)?;
+            router.learned_form(src?)
+        };
+        let before = learned(&self.units);
         let actions = self.units[unit].group.step(member, event, now);
+        let after = learned(&self.units);
+        if after != before
+            && let (Some(src), Some(form)) = (src, after)
+            && io.spec().version == Version::V3
+            && io.spec().family() == Family::V4
+        {
+            io.span
+                .in_scope(|| debug!(peer = %src, form = ?form, "peer's VRRPv3 checksum form"));
+        }
         self.execute(unit, actions).await;
     }
 
@@ -734,7 +753,18 @@ impl Daemon {
             });
             if let Some(router) = located {
                 let status = status::RouterStatus::new(io, router, &self.checks);
-                io.span.in_scope(|| info!("at exit: {}", status.summary()));
+                let c = &status.counters;
+                io.span.in_scope(|| {
+                    info!(
+                        received = c.received,
+                        sent = c.sent,
+                        send_errors = c.send_errors,
+                        announcements = c.announcements,
+                        transitions = c.transitions,
+                        "at exit: {}",
+                        status.summary()
+                    )
+                });
             }
         }
         self.exec.finish().await;

@@ -78,26 +78,18 @@ impl RouterStatus {
         }
     }
 
-    /// One line: state and why, priority, and what was sent, received and dropped.
+    /// One line: state and why, priorities, then what was dropped (last, the list as
+    /// `[("reason", count)]`; the counters go in the log line's fields).
     pub fn summary(&self) -> String {
-        let c = &self.counters;
         let reason = self
             .core
             .reason
             .as_ref()
             .map_or_else(|| "-".to_string(), ToString::to_string);
+        let dropped: Vec<_> = self.counters.dropped.iter().collect();
         format!(
-            "state {} ({reason}), priority {}/{}, advertisements sent {} (send errors {}), \
-             received {}, dropped {:?}, announcements {}, transitions {}",
-            self.core.state,
-            self.core.effective_priority,
-            self.core.configured_priority,
-            c.sent,
-            c.send_errors,
-            c.received,
-            c.dropped,
-            c.announcements,
-            c.transitions,
+            "{} ({reason}), priority {} (configured {}), advertisements: dropped {dropped:?}",
+            self.core.state, self.core.effective_priority, self.core.configured_priority,
         )
     }
 }

@@ -321,6 +321,8 @@ pub struct Router {
     /// Multicast: the checksum form of the master we follow (or of the last valid
     /// advertisement while we follow none). Unicast: the last form any peer used.
     heard_form: Option<ChecksumForm>,
+    /// Who `heard_form` was learned from.
+    heard_from: Option<IpAddr>,
     /// Unicast: the checksum form each configured peer uses (at most one per peer).
     peer_forms: BTreeMap<IpAddr, ChecksumForm>,
     /// When the state last changed, and why.
@@ -408,6 +410,7 @@ impl Router {
             preempt_hold_until: None,
             last_immediate_reply: None,
             heard_form: None,
+            heard_from: None,
             peer_forms: BTreeMap::new(),
             since: Instant::ZERO,
             why: None,
@@ -601,13 +604,24 @@ impl Router {
                 if peers.contains(&src) {
                     self.peer_forms.insert(src, form);
                     self.heard_form = Some(form);
+                    self.heard_from = Some(src);
                 }
             }
             None => {
                 if self.followed.is_none_or(|(followed, _)| followed == src) {
                     self.heard_form = Some(form);
+                    self.heard_from = Some(src);
                 }
             }
+        }
+    }
+
+    /// The checksum form learned from `src`, if it is one the router answers in (a
+    /// configured peer, or the source the group form was last learned from).
+    pub fn learned_form(&self, src: IpAddr) -> Option<ChecksumForm> {
+        match &self.config.unicast_peers {
+            Some(_) => self.peer_forms.get(&src).copied(),
+            None => self.heard_form.filter(|_| self.heard_from == Some(src)),
         }
     }
 
@@ -1214,4 +1228,155 @@ fn next_period(deadline: Instant, period: Centisecs, now: Instant) -> Instant {
 
 fn same_addresses(a: &[IpAddr], b: &[IpAddr]) -> bool {
     a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::proto::packet::Auth;
+
+    const WITH: ChecksumForm = ChecksumForm::WithPseudoHeader;
+    const WITHOUT: ChecksumForm = ChecksumForm::WithoutPseudoHeader;
+    const GROUP: IpAddr = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18));
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))
+    }
+
+    fn config(peers: Option<Vec<IpAddr>>) -> RouterConfig {
+        RouterConfig {
+            vrid: 7,
+            version: Version::V3,
+            priority: 100,
+            advert_interval: Centisecs(100),
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            accept_mode: true,
+            primary_address: ip(10),
+            addresses: vec![ip(100)],
+            prefix_lens: vec![24],
+            announce_burst: 1,
+            announce_burst_interval: Duration::ZERO,
+            announce_repeat_after: None,
+            announce_refresh_every: None,
+            checksum_form: None,
+            unicast_peers: peers,
+        }
+    }
+
+    fn heard(src: IpAddr, priority: u8, form: ChecksumForm) -> Event {
+        Event::Advert {
+            src,
+            advert: Advertisement {
+                version: Version::V3,
+                vrid: 7,
+                priority,
+                interval: Centisecs(100),
+                addresses: vec![ip(100)],
+                auth: Auth::None,
+            },
+            form,
+        }
+    }
+
+    fn started(config: RouterConfig) -> Router {
+        let mut router = Router::new(config);
+        router.step(Event::Startup, Instant::ZERO);
+        router
+    }
+
+    #[test]
+    fn multicast_answers_in_the_form_of_the_master_it_follows() {
+        let mut r = started(config(None));
+        assert_eq!(
+            r.checksum_form_for(GROUP),
+            WITH,
+            "the RFC's form until heard"
+        );
+        r.step(heard(ip(20), 200, WITHOUT), Instant::ZERO);
+        assert_eq!(r.checksum_form_for(GROUP), WITHOUT);
+        // A lesser master (not followed) does not change it.
+        r.step(heard(ip(21), 150, WITH), Instant::ZERO);
+        assert_eq!(r.checksum_form_for(GROUP), WITHOUT);
+        // The followed master switching form does.
+        r.step(heard(ip(20), 200, WITH), Instant::ZERO);
+        assert_eq!(r.checksum_form_for(GROUP), WITH);
+        assert_eq!(
+            r.snapshot().master.map(|m| (m.src, m.checksum_form)),
+            Some((ip(20), WITH))
+        );
+    }
+
+    #[test]
+    fn multicast_keeps_one_form_whatever_the_sources() {
+        let mut r = started(config(None));
+        // A master hears (spoofed) lower-priority sources: each is a valid advert.
+        let at = r.next_deadline().unwrap();
+        r.step(Event::Timer, at);
+        assert_eq!(r.state(), State::Master);
+        for last in 20..=250 {
+            let form = if last % 2 == 0 { WITH } else { WITHOUT };
+            r.step(heard(ip(last), 50, form), at);
+        }
+        assert!(r.peer_forms.is_empty(), "no per-source map in multicast");
+        assert_eq!(r.checksum_form_for(GROUP), WITH, "the last valid advert's");
+        // Our own advertisement looped back teaches nothing.
+        r.step(heard(ip(10), 100, WITHOUT), at);
+        assert_eq!(r.checksum_form_for(GROUP), WITH);
+    }
+
+    #[test]
+    fn unicast_answers_each_configured_peer_in_its_form() {
+        let mut r = started(config(Some(vec![ip(20), ip(21)])));
+        r.step(heard(ip(20), 200, WITHOUT), Instant::ZERO);
+        assert_eq!(r.checksum_form_for(ip(20)), WITHOUT);
+        // A peer not heard yet gets the form last heard.
+        assert_eq!(r.checksum_form_for(ip(21)), WITHOUT);
+        r.step(heard(ip(21), 200, WITH), Instant::ZERO);
+        assert_eq!(r.checksum_form_for(ip(21)), WITH);
+        assert_eq!(r.checksum_form_for(ip(20)), WITHOUT);
+        // Anyone else is not remembered.
+        r.step(heard(ip(22), 250, WITH), Instant::ZERO);
+        assert_eq!(r.peer_forms.len(), 2);
+        // A reload that drops a peer forgets it.
+        r.reconfigure(config(Some(vec![ip(21)])), Instant::ZERO);
+        assert_eq!(
+            r.peer_forms.keys().copied().collect::<Vec<_>>(),
+            vec![ip(21)]
+        );
+    }
+
+    #[test]
+    fn a_configured_form_is_always_used() {
+        for form in [WITH, WITHOUT] {
+            let mut r = started(RouterConfig {
+                checksum_form: Some(form),
+                ..config(Some(vec![ip(20)]))
+            });
+            let other = if form == WITH { WITHOUT } else { WITH };
+            r.step(heard(ip(20), 200, other), Instant::ZERO);
+            assert_eq!(r.checksum_form_for(ip(20)), form);
+        }
+    }
+
+    #[test]
+    fn the_snapshot_says_since_when_and_why() {
+        let mut r = started(config(None));
+        let snapshot = r.snapshot();
+        assert_eq!(snapshot.state, State::Backup);
+        assert_eq!(snapshot.reason, Some(Reason::Startup));
+        let at = r.next_deadline().unwrap();
+        assert_eq!(snapshot.deadlines.master_down, Some(at));
+        r.step(Event::Timer, at);
+        let snapshot = r.snapshot();
+        assert_eq!((snapshot.state, snapshot.since), (State::Master, at));
+        assert!(matches!(snapshot.reason, Some(Reason::MasterDown { .. })));
+        assert!(snapshot.holds_addresses);
+        r.step(Event::InterfaceDown, at);
+        let snapshot = r.snapshot();
+        assert!(snapshot.faults.interface_down);
+        assert_eq!(snapshot.deadlines, Deadlines::default());
+    }
 }
