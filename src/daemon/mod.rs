@@ -743,18 +743,31 @@ impl Daemon {
         self.drop_retired();
     }
 
+    /// One router's status: the core's snapshot with its name, counters and checks.
+    fn router_status(&self, id: RouterId) -> Option<status::RouterStatus> {
+        let io = self.routers.get(&id)?;
+        let router = self.units.iter().find_map(|u| {
+            let member = u.ids.iter().position(|&i| i == id)?;
+            u.group.members().get(member)
+        })?;
+        Some(status::RouterStatus::new(io, router, &self.checks))
+    }
+
     async fn cleanup(&mut self) {
-        for (id, io) in self.routers.iter_mut() {
+        let ids: Vec<RouterId> = self.routers.keys().copied().collect();
+        for id in ids {
+            let status = self.router_status(id);
+            let Some(io) = self.routers.get_mut(&id) else {
+                continue;
+            };
             let span = io.span.clone();
-            io.remove_addresses(&self.netlink).instrument(span).await;
-            let located = self.units.iter().find_map(|u| {
-                let member = u.ids.iter().position(|i| i == id)?;
-                u.group.members().get(member)
-            });
-            if let Some(router) = located {
-                let status = status::RouterStatus::new(io, router, &self.checks);
+            io.remove_addresses(&self.netlink)
+                .instrument(span.clone())
+                .await;
+            // One line per router at exit, from its status.
+            if let Some(status) = status {
                 let c = &status.counters;
-                io.span.in_scope(|| {
+                span.in_scope(|| {
                     info!(
                         received = c.received,
                         sent = c.sent,

@@ -1378,5 +1378,10 @@ mod tests {
         let snapshot = r.snapshot();
         assert!(snapshot.faults.interface_down);
         assert_eq!(snapshot.deadlines, Deadlines::default());
+        // One serialisable value (what `status --json` will print).
+        let json = serde_json::to_value(&snapshot).expect("serialise");
+        assert_eq!(json["state"], "fault");
+        assert_eq!(json["reason"], "interface_down");
+        assert_eq!(json["faults"]["interface_down"], true);
     }
 }
