@@ -1207,12 +1207,14 @@ impl Router {
 }
 
 /// Configured priority plus health weights, clamped to 1..=254; an owner (255) stays
-/// 255 whatever the weights (keepalived ignores weights for an owner too).
+/// 255 whatever the weights (keepalived ignores weights for an owner too). The sum
+/// saturates: a drain file holding a huge number gives a weight near `i32::MAX`, which
+/// must clamp to 254, not wrap.
 pub fn effective_priority(configured: u8, weight: i32) -> u8 {
     if configured == OWNER_PRIORITY {
         return OWNER_PRIORITY;
     }
-    (i32::from(configured) + weight).clamp(1, 254) as u8
+    i32::from(configured).saturating_add(weight).clamp(1, 254) as u8
 }
 
 /// The next periodic deadline after `deadline`, without drift, but never in the past
