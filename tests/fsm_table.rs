@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use floatip::proto::fsm::{Action, Discard, Event, Reason, Router, RouterConfig, State};
-use floatip::proto::packet::{Advertisement, Auth, Version};
+use floatip::proto::packet::{Advertisement, Auth, ChecksumForm, Version};
 use floatip::proto::timers::{Centisecs, Instant};
 
 const T0: Instant = Instant::from_epoch(Duration::from_secs(10));
@@ -34,8 +34,13 @@ fn config() -> RouterConfig {
         accept_mode: true,
         primary_address: ip(10),
         addresses: vec![ip(100)],
+        prefix_lens: vec![24],
+        announce_burst: 1,
+        announce_burst_interval: Duration::ZERO,
         announce_repeat_after: Some(Duration::from_secs(2)),
         announce_refresh_every: None,
+        checksum_form: None,
+        unicast_peers: None,
     }
 }
 
@@ -53,7 +58,11 @@ fn advert(priority: u8) -> Advertisement {
 /// The one place this file builds an `Event::Advert` (a field added to it is a one-line
 /// change here).
 fn advert_from(src: IpAddr, advert: Advertisement) -> Event {
-    Event::Advert { src, advert }
+    Event::Advert {
+        src,
+        advert,
+        form: ChecksumForm::WithPseudoHeader,
+    }
 }
 
 fn heard(src: u8, priority: u8) -> Event {
@@ -166,7 +175,7 @@ listed_enum! {
     /// The kinds of `Event`, without their data.
     enum EventKind {
         Startup, Shutdown, Timer, Advert, InterfaceDown, InterfaceUp, Health, GroupMaster,
-        GroupBackup, GroupFault,
+        GroupBackup, GroupFault, AddressesMissing,
     }
 }
 
@@ -222,6 +231,7 @@ impl EventKind {
             Event::GroupMaster => EventKind::GroupMaster,
             Event::GroupBackup => EventKind::GroupBackup,
             Event::GroupFault(_) => EventKind::GroupFault,
+            Event::AddressesMissing(_) => EventKind::AddressesMissing,
         }
     }
 }
@@ -250,6 +260,11 @@ fn row(name: &'static str, situation: In, event: Event, actions: Vec<Action>, st
 fn at_deadline(mut r: Row) -> Row {
     r.after = None;
     r
+}
+
+/// Our address (and one that is not ours) are gone from the interface.
+fn missing() -> Event {
+    Event::AddressesMissing(vec![ip(100), ip(99)])
 }
 
 fn health(weight: i32, fault: bool) -> Event {
@@ -870,6 +885,50 @@ fn table() -> Vec<Row> {
             "stopped/group-fault",
             In::Stopped,
             Event::GroupFault(true),
+            vec![],
+            Stopped,
+        ),
+        // ---- Addresses someone removed: only a master puts them back, and announces
+        // them unless it is handing over (the announcement schedule is Master's).
+        row(
+            "init/addresses-missing",
+            In::Init,
+            missing(),
+            vec![],
+            Initialize,
+        ),
+        row(
+            "backup/addresses-missing",
+            In::Backup,
+            missing(),
+            vec![],
+            Backup,
+        ),
+        row(
+            "master/addresses-missing",
+            In::Master,
+            missing(),
+            vec![Action::RestoreAddresses(vec![ip(100)]), Action::Announce],
+            Master,
+        ),
+        row(
+            "handing-over/addresses-missing",
+            In::HandingOver,
+            missing(),
+            vec![Action::RestoreAddresses(vec![ip(100)])],
+            Master,
+        ),
+        row(
+            "fault/addresses-missing",
+            In::Fault,
+            missing(),
+            vec![],
+            Fault,
+        ),
+        row(
+            "stopped/addresses-missing",
+            In::Stopped,
+            missing(),
             vec![],
             Stopped,
         ),

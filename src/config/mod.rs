@@ -344,8 +344,13 @@ impl RouterSpec {
             accept_mode: self.accept_mode,
             primary_address,
             addresses: self.virtual_ips(),
+            prefix_lens: self.addresses.iter().map(|a| a.prefix_len).collect(),
+            announce_burst: self.announce.burst,
+            announce_burst_interval: self.announce.burst_interval,
             announce_repeat_after: self.announce.repeat_after,
             announce_refresh_every: self.announce.refresh_every,
+            checksum_form: self.checksum.fixed(),
+            unicast_peers: self.unicast.as_ref().map(|u| u.peers.clone()),
         }
     }
 

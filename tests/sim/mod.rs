@@ -202,8 +202,13 @@ pub fn router_config(
         accept_mode: true,
         primary_address: node_address(family, node),
         addresses: vec![virtual_address(family, vrid)],
+        prefix_lens: vec![24],
+        announce_burst: 3,
+        announce_burst_interval: Duration::from_millis(10),
         announce_repeat_after: Some(Duration::from_secs(2)),
         announce_refresh_every: None,
+        checksum_form: None,
+        unicast_peers: None,
     }
 }
 
@@ -892,6 +897,7 @@ impl Lan {
         let event = Event::Advert {
             src: meta.src,
             advert: decoded.advert,
+            form: decoded.checksum_form,
         };
         let Some(instance) = self.nodes[to].instance.as_mut() else {
             return;
