@@ -80,6 +80,8 @@ pub struct RouterIo {
     installed: Vec<Vip>,
     pub counters: Counters,
     pub limit: RateLimit,
+    /// Whether the "set unicast.max_hops" hint was logged (once per router).
+    ttl_hint_given: bool,
     pub span: Span,
 }
 
@@ -147,6 +149,9 @@ impl RouterIo {
         let rx_task =
             tokio::spawn(receive_loop(id, socket.clone(), packets).instrument(span.clone()));
         span.in_scope(|| info!(source = %primary, "router ready"));
+        if let Some(unicast) = &spec.unicast {
+            warn_off_link_peers(unicast, ifindex, family, netlink, &span).await;
+        }
         Ok(RouterIo {
             spec,
             ifindex,
@@ -161,6 +166,7 @@ impl RouterIo {
             installed: Vec::new(),
             counters: Counters::default(),
             limit: RateLimit::new(Duration::from_secs(10)),
+            ttl_hint_given: false,
             span,
         })
     }
@@ -350,11 +356,19 @@ impl RouterIo {
         };
         let opts = DecodeOptions {
             auth: self.spec.auth(),
+            min_ttl: self
+                .spec
+                .unicast
+                .as_ref()
+                .map_or(packet::VRRP_TTL, |u| u.min_ttl()),
         };
         let decoded = match packet::decode(bytes, meta, &opts) {
             Ok(decoded) => decoded,
             Err(reject) => {
                 self.count_and_log(reject.name(), Some(meta.src), &reject.to_string(), now);
+                if let packet::Reject::BadTtl { ttl } = reject {
+                    self.hint_max_hops(meta.src, ttl);
+                }
                 return None;
             }
         };
@@ -379,6 +393,35 @@ impl RouterIo {
             advert: decoded.advert,
             form: decoded.checksum_form,
         })
+    }
+
+    /// The first time a listed peer's advertisement is dropped for its TTL, say how to
+    /// accept it (once per router: the drop itself is logged at a limited rate).
+    fn hint_max_hops(&mut self, src: IpAddr, ttl: u8) {
+        if self.ttl_hint_given {
+            return;
+        }
+        let Some(hops) = self
+            .spec
+            .unicast
+            .as_ref()
+            .and_then(|u| u.hops_needed(src, ttl))
+        else {
+            return;
+        };
+        self.ttl_hint_given = true;
+        let max_hops = self.spec.unicast.as_ref().map_or(0, |u| u.max_hops);
+        self.span.in_scope(|| {
+            warn!(
+                peer = %src,
+                ttl,
+                hops,
+                max_hops,
+                "advertisements from peer {src} cross {hops} router(s) (TTL {ttl}) and are dropped: \
+                 if the peer is routed on purpose, set unicast.max_hops: {hops} (and let the peer \
+                 list and the firewall keep others out)"
+            )
+        });
     }
 
     /// Count a dropped packet and log it at a limited rate.
@@ -489,6 +532,39 @@ async fn receive_loop(id: RouterId, socket: Arc<VrrpSocket>, packets: mpsc::Send
         if packets.send(Received { router: id, packet }).await.is_err() {
             return;
         }
+    }
+}
+
+/// At start: a peer on none of the interface's subnets while `max_hops` is 0 is
+/// behind a router, and all its advertisements will be dropped for their TTL; say so,
+/// with the fix. (The decision is `Unicast::off_link_peers`; this only reads the
+/// interface's addresses.)
+async fn warn_off_link_peers(
+    unicast: &crate::config::Unicast,
+    ifindex: u32,
+    family: Family,
+    netlink: &Netlink,
+    span: &Span,
+) {
+    if unicast.max_hops > 0 {
+        return;
+    }
+    let connected = match netlink.addresses(ifindex, family).await {
+        Ok(connected) => connected,
+        Err(e) => {
+            span.in_scope(|| debug!("cannot read addresses to check the peers' subnets: {e}"));
+            return;
+        }
+    };
+    for peer in unicast.off_link_peers(&connected) {
+        span.in_scope(|| {
+            warn!(
+                %peer,
+                "unicast peer {peer} is not on a subnet of this interface: its advertisements \
+                 cross a router, arrive with a TTL below 255 and are dropped while max_hops is 0; \
+                 if the peer is routed, set unicast.max_hops (e.g. 1)"
+            )
+        });
     }
 }
 
