@@ -1225,6 +1225,7 @@ fn commented_out_variants_in_the_example_are_valid() {
     let unicast = web.unicast.as_ref().unwrap();
     assert_eq!(unicast.source, Some(ip("192.0.2.10")));
     assert_eq!(unicast.peers, [ip("192.0.2.11")]);
+    assert_eq!(unicast.max_hops, 0);
 }
 
 #[test]
