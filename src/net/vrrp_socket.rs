@@ -52,6 +52,12 @@
 //! control messages, the source from the message name. Anything missing or inconsistent
 //! is a [`RecvError::Malformed`] with a reason the caller counts; nothing panics.
 //!
+//! Every packet also carries the time the kernel received it (`SO_TIMESTAMPNS`, wall
+//! clock), in [`Datagram::kernel_time`]: after a stall of the process (a VM pause, a slow
+//! step), packets that waited on the socket can be counted as received when they
+//! arrived, not when they were read. [`VrrpSocket::try_recv`] reads without waiting, so
+//! the daemon can take what is already queued before it acts on an expired timer.
+//!
 //! # Unicast mode
 //!
 //! The socket does not join the group and receives every protocol-112 packet addressed to
@@ -69,6 +75,7 @@
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nix::sys::socket::{
     ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6, recvmsg, sendmsg,
@@ -148,6 +155,17 @@ pub enum RecvError {
     Io { iface: String, source: io::Error },
     #[error("malformed packet on {iface}: {reason}")]
     Malformed { iface: String, reason: Malformed },
+}
+
+/// One received packet: the VRRP message is the first `len` bytes of the buffer passed
+/// to the receive call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    pub len: usize,
+    pub meta: RecvMeta,
+    /// When the kernel received it (`SCM_TIMESTAMPNS`, `CLOCK_REALTIME`); `None` if the
+    /// kernel did not say (it always does once `SO_TIMESTAMPNS` is set).
+    pub kernel_time: Option<SystemTime>,
 }
 
 /// A raw protocol-112 socket on one interface for one address family.
@@ -261,6 +279,8 @@ impl VrrpSocket {
                 }
             }
         }
+        setsockopt(&socket, sockopt::ReceiveTimestampns, &true)
+            .map_err(|errno| fail("SO_TIMESTAMPNS")(io::Error::from(errno)))?;
         let fd = register(socket).map_err(fail("registering with the tokio reactor"))?;
         Ok(VrrpSocket {
             fd,
@@ -394,28 +414,65 @@ impl VrrpSocket {
     /// header too. A packet that cannot be understood is `RecvError::Malformed`: count it
     /// and call again.
     pub async fn recv(&self, buf: &mut [u8]) -> Result<(usize, RecvMeta), RecvError> {
-        let io_error = |source: io::Error| RecvError::Io {
-            iface: self.iface.clone(),
-            source,
-        };
+        self.recv_datagram(buf)
+            .await
+            .map(|datagram| (datagram.len, datagram.meta))
+    }
+
+    /// [`Self::recv`], with the time the kernel received the packet.
+    pub async fn recv_datagram(&self, buf: &mut [u8]) -> Result<Datagram, RecvError> {
         let received = loop {
-            let mut guard = self.fd.readable().await.map_err(io_error)?;
+            let mut guard = self.fd.readable().await.map_err(|e| self.io_error(e))?;
             match guard.try_io(|fd| self.recv_once(fd.get_ref(), buf)) {
-                Ok(Ok(Ok((_, meta)))) if self.mode == Mode::Unicast && meta.dst.is_multicast() => {
-                    // Not for a unicast socket (see the module docs); a multicast-mode
-                    // socket on the interface, if any, gets its own copy. Each wait for
-                    // readiness spends tokio's cooperative budget, so a flood of these
-                    // cannot monopolise the runtime.
+                Ok(Ok(Ok(datagram))) if self.not_for_us(&datagram) => {
+                    // Each wait for readiness spends tokio's cooperative budget, so a
+                    // flood of these cannot monopolise the runtime.
                     continue;
                 }
-                Ok(result) => break result.map_err(io_error)?,
+                Ok(result) => break result.map_err(|e| self.io_error(e))?,
                 Err(_would_block) => continue,
             }
         };
-        received.map_err(|reason| RecvError::Malformed {
+        received.map_err(|reason| self.malformed(reason))
+    }
+
+    /// Like [`Self::recv_datagram`], but without waiting: `Ok(None)` when nothing is
+    /// queued on the socket. For taking what has already arrived before acting on an
+    /// expired timer; the caller bounds how many it takes.
+    pub fn try_recv(&self, buf: &mut [u8]) -> Result<Option<Datagram>, RecvError> {
+        loop {
+            // The socket is non-blocking. Reading past tokio's readiness tracking is
+            // fine: readiness is edge-triggered and re-checked with a read before any
+            // wait, so a packet taken here is never waited for there.
+            match self.recv_once(self.fd.get_ref(), buf) {
+                Ok(Ok(datagram)) if self.not_for_us(&datagram) => continue,
+                Ok(Ok(datagram)) => return Ok(Some(datagram)),
+                Ok(Err(reason)) => return Err(self.malformed(reason)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.io_error(e)),
+            }
+        }
+    }
+
+    /// A multicast packet on a unicast-mode socket (see the module docs); a
+    /// multicast-mode socket on the interface, if any, gets its own copy.
+    fn not_for_us(&self, datagram: &Datagram) -> bool {
+        self.mode == Mode::Unicast && datagram.meta.dst.is_multicast()
+    }
+
+    fn io_error(&self, source: io::Error) -> RecvError {
+        RecvError::Io {
+            iface: self.iface.clone(),
+            source,
+        }
+    }
+
+    fn malformed(&self, reason: Malformed) -> RecvError {
+        RecvError::Malformed {
             iface: self.iface.clone(),
             reason,
-        })
+        }
     }
 
     /// One `recvmsg`. The outer error is the socket's (including `WouldBlock`, which
@@ -424,11 +481,11 @@ impl VrrpSocket {
         &self,
         socket: &Socket,
         buf: &mut [u8],
-    ) -> io::Result<Result<(usize, RecvMeta), Malformed>> {
+    ) -> io::Result<Result<Datagram, Malformed>> {
         let buffer = buf.len();
         let mut control = match self.family {
-            Family::V4 => nix::cmsg_space!(libc::in_pktinfo),
-            Family::V6 => nix::cmsg_space!(libc::in6_pktinfo, libc::c_int),
+            Family::V4 => nix::cmsg_space!(libc::in_pktinfo, libc::timespec),
+            Family::V6 => nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::timespec),
         };
         let mut iov = [IoSliceMut::new(buf)];
         let (len, flags, name_v6, cmsgs) = match self.family {
@@ -464,8 +521,9 @@ impl VrrpSocket {
         let Some(cmsgs) = cmsgs else {
             return Ok(Err(Malformed::ControlTruncated));
         };
+        let kernel_time = kernel_time(&cmsgs);
         let packet = buf.get(..len).unwrap_or_default();
-        Ok(match self.family {
+        let received = match self.family {
             Family::V4 => {
                 let ifindex = cmsgs
                     .iter()
@@ -495,8 +553,28 @@ impl VrrpSocket {
                 }
             }
             Family::V6 => ipv6_meta(name_v6, &cmsgs).map(|meta| (len, meta)),
-        })
+        };
+        Ok(received.map(|(len, meta)| Datagram {
+            len,
+            meta,
+            kernel_time,
+        }))
     }
+}
+
+/// The kernel's receive time from an `SCM_TIMESTAMPNS` control message, if there is one
+/// and it is not before 1970.
+fn kernel_time(cmsgs: &[ControlMessageOwned]) -> Option<SystemTime> {
+    cmsgs.iter().find_map(|cmsg| match cmsg {
+        ControlMessageOwned::ScmTimestampns(stamp) => {
+            let secs = u64::try_from(stamp.tv_sec()).ok()?;
+            let nanos = u32::try_from(stamp.tv_nsec())
+                .ok()
+                .filter(|n| *n < 1_000_000_000)?;
+            UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+        }
+        _ => None,
+    })
 }
 
 /// The metadata of an IPv6 packet from its message name and control messages.
@@ -639,5 +717,21 @@ mod tests {
             ),
             Err(Malformed::BadHopLimit { value: 300 })
         );
+    }
+
+    #[test]
+    fn kernel_time_comes_from_the_timestamp_message() {
+        use nix::sys::time::TimeSpec;
+        let stamp = |secs, nanos| ControlMessageOwned::ScmTimestampns(TimeSpec::new(secs, nanos));
+        assert_eq!(
+            kernel_time(&[
+                ControlMessageOwned::Ipv6HopLimit(255),
+                stamp(1_700_000_000, 250_000_000)
+            ]),
+            Some(UNIX_EPOCH + Duration::new(1_700_000_000, 250_000_000))
+        );
+        assert_eq!(kernel_time(&[ControlMessageOwned::Ipv6HopLimit(255)]), None);
+        // Before 1970: nothing sensible to convert.
+        assert_eq!(kernel_time(&[stamp(-1, 0)]), None);
     }
 }
