@@ -269,6 +269,19 @@ fn crash_failover_is_exact() {
                  predictions {predictions:?}"
             ));
         }
+        // A second master only where nothing could have stopped it: its timer ran out
+        // before the first new master's advertisement could reach it (equal priorities,
+        // or timers closer than the one-way delay). A backup that heard the new master
+        // and took over anyway, because it still followed the dead one, fails the seed.
+        if let Some(&(first_at, _)) = all.first() {
+            let reach = lan.delay + lan.jitter;
+            if let Some(late) = all.iter().find(|&&(at, _)| at > first_at + reach) {
+                lan.fail(&format!(
+                    "takeover {late:?} after the first new master {first_at:?} could be \
+                     heard (one-way delay at most {reach:?}): takeovers {all:?}"
+                ));
+            }
+        }
         if all.len() > 1 {
             collisions += 1;
         }

@@ -277,6 +277,14 @@ pub enum Action {
     AddressListMismatch { src: IpAddr },
 }
 
+/// The master a backup follows: its source, priority and when it was last heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Followed {
+    src: IpAddr,
+    priority: u8,
+    heard_at: Instant,
+}
+
 /// One virtual router: configuration, state and deadlines.
 #[derive(Debug, Clone)]
 pub struct Router {
@@ -303,9 +311,9 @@ pub struct Router {
     master_left: bool,
     /// Backup after yielding master: when to repeat the priority-0 farewell.
     farewell_at: Option<Instant>,
-    /// Backup: the master we follow (source, priority), the best heard since our
-    /// master-down timer was armed.
-    followed: Option<(IpAddr, u8)>,
+    /// Backup: the master we follow, the best heard since our master-down timer was
+    /// armed while it keeps advertising.
+    followed: Option<Followed>,
     /// Member of a sync group of two or more: master-down expiry only makes it *want*
     /// to be master; the group decides (see `proto::group`).
     in_sync_group: bool,
@@ -608,7 +616,7 @@ impl Router {
                 }
             }
             None => {
-                if self.followed.is_none_or(|(followed, _)| followed == src) {
+                if self.followed.is_none_or(|followed| followed.src == src) {
                     self.heard_form = Some(form);
                     self.heard_from = Some(src);
                 }
@@ -831,10 +839,18 @@ impl Router {
         // equal-priority routers timing out together) a backup follows the best one it
         // hears, and only that one: a lesser master's advertisements neither reset our
         // timer nor teach us its interval, and its priority 0 does not arm our skew.
+        // Only while the best one keeps advertising, though: once it has missed an
+        // advertisement it may be gone (crashed), and the lesser master that took over
+        // from it is the one to follow. Otherwise, in a group of three, the lowest
+        // backup would ignore the new master and take over too when the dead master's
+        // timer runs out.
         let follows = match self.followed {
             None => true,
-            Some((followed_src, followed_priority)) => {
-                src == followed_src || (advert.priority, src) > (followed_priority, followed_src)
+            Some(followed) => {
+                src == followed.src
+                    || (advert.priority, src) > (followed.priority, followed.src)
+                    || now.saturating_since(followed.heard_at)
+                        > self.master_adver_interval.to_duration()
             }
         };
         if !follows {
@@ -872,7 +888,11 @@ impl Router {
             if self.config.version == Version::V3 {
                 self.master_adver_interval = advert.interval;
             }
-            self.followed = Some((src, advert.priority));
+            self.followed = Some(Followed {
+                src,
+                priority: advert.priority,
+                heard_at: now,
+            });
             self.master_heard = Some(heard);
             self.master_left = false;
             self.wants_master = None;
@@ -1287,6 +1307,28 @@ mod tests {
         let mut router = Router::new(config);
         router.step(Event::Startup, Instant::ZERO);
         router
+    }
+
+    #[test]
+    fn a_backup_follows_the_lesser_master_once_the_best_one_is_silent() {
+        // Priority 100, interval 1 s: master_down = 3 s + skew (0.609 s).
+        let mut r = started(config(None));
+        let at = |ms| Instant::ZERO + Duration::from_millis(ms);
+        r.step(heard(ip(200), 200, WITH), at(1000));
+        // While the best master advertises, a lesser one (a split brain) is ignored:
+        // the master-down timer stays where the best one's advertisement set it.
+        r.step(heard(ip(150), 150, WITH), at(1500));
+        assert_eq!(r.master_down_at, Some(at(1000) + r.master_down_interval()));
+        // The best master missed an advertisement (crashed); the lesser one that took
+        // over is followed now, so this backup does not time out and take over too.
+        r.step(heard(ip(150), 150, WITH), at(4500));
+        assert_eq!(r.master_down_at, Some(at(4500) + r.master_down_interval()));
+        r.step(Event::Timer, at(1000) + r.master_down_interval());
+        assert_eq!(r.state(), State::Backup);
+        // And the best one, back, is followed again at once.
+        r.step(heard(ip(200), 200, WITH), at(4600));
+        r.step(heard(ip(150), 150, WITH), at(4700));
+        assert_eq!(r.master_down_at, Some(at(4600) + r.master_down_interval()));
     }
 
     #[test]
