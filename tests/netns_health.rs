@@ -434,7 +434,8 @@ fn a_flapping_check_is_damped_by_rise_and_fall() {
     let dir = script_dir(&topo);
     let state = topo.dir().join("state");
     shared_dir(&state);
-    // Passes and fails alternately, run after run.
+    // Passes and fails alternately, run after run. The timeout is far above the
+    // interval: a run that a loaded machine delays must not count as a failure.
     let flip = dir.join("flip.sh");
     write_script(
         &flip,
@@ -442,7 +443,7 @@ fn a_flapping_check_is_damped_by_rise_and_fall() {
     );
     let check = |name: &str, rise_fall: u32, weight: i32| {
         format!(
-            "  - name: {name}\n    script: [{}, {}]\n    interval: 50ms\n    rise: {rise_fall}\n    fall: {rise_fall}\n    initial: up\n    weight: {weight}",
+            "  - name: {name}\n    script: [{}, {}]\n    interval: 50ms\n    timeout: 2s\n    rise: {rise_fall}\n    fall: {rise_fall}\n    initial: up\n    weight: {weight}",
             flip.display(),
             state.join(name).display()
         )
