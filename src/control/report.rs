@@ -54,7 +54,7 @@ pub struct RouterReport {
     /// "IPv4" or "IPv6".
     pub family: String,
     pub unicast: bool,
-    /// "init", "backup", "master", "fault" or "stopped".
+    /// "initialize", "backup", "master", "fault" or "stopped".
     pub state: String,
     /// Time in this state.
     pub state_seconds: f64,

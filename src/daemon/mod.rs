@@ -212,9 +212,14 @@ impl Daemon {
         for unit in 0..daemon.units.len() {
             daemon.start_unit(unit, now).await;
         }
+        let control = daemon
+            .control
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |c| c.path().display().to_string());
         info!(
             config = %daemon.config_path.display(),
             routers = daemon.routers.len(),
+            control_socket = %control,
             "floatip {} started",
             env!("CARGO_PKG_VERSION")
         );
