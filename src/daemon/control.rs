@@ -539,6 +539,15 @@ impl Daemon {
                 let _ = reply.send(self.status_draft(router.as_deref()));
             }
             LoopRequest::Reload { reply } => {
+                if self.shutting_down {
+                    // As for SIGHUP: a reload would start routers the stop must end.
+                    let _ = reply.send(ReloadOutcome {
+                        applied: false,
+                        kept_running: true,
+                        error: Some("the daemon is stopping: reload ignored".to_owned()),
+                    });
+                    return;
+                }
                 let outcome = self.reload_notified().await;
                 let _ = reply.send(outcome);
             }

@@ -76,6 +76,12 @@ impl DaemonError {
     }
 }
 
+/// How long a graceful stop waits at most for the successors of our masters
+/// (`master_down` when shorter). Then the addresses go anyway: the packaged unit's
+/// `TimeoutStopSec=30s` must cover this, the STOP hooks (`executor::HOOKS_AT_EXIT`,
+/// 10 s) and cleanup, so that systemd never has to SIGKILL us with addresses held.
+const STOP_HANDOVER_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Run the daemon until SIGTERM/SIGINT, on a single-threaded runtime (the work is tiny
 /// and one thread keeps the ordering of actions trivial to reason about).
 ///
@@ -101,6 +107,10 @@ struct Unit {
     ids: Vec<RouterId>,
     /// The sync group's name (`None` for a lone router).
     name: Option<String>,
+    /// Started, but waiting in Initialize for the first results of its checks until
+    /// this time at the latest: a start must not pass through Fault because a check
+    /// has not run yet (`try_start`).
+    start_by: Option<Instant>,
 }
 
 impl Unit {
@@ -136,6 +146,9 @@ struct Daemon {
     control_configured: Option<PathBuf>,
     /// When the running configuration was loaded, and the last reload's outcome.
     config_info: control::ConfigInfo,
+    /// The last time a packet or timer was handed to each router's core: a packet's
+    /// receive time is never earlier, so each router sees its events in order.
+    handed: HashMap<RouterId, Instant>,
 }
 
 impl Daemon {
@@ -202,6 +215,7 @@ impl Daemon {
             control,
             control_configured: config.global.control_socket.clone(),
             config_info: control::ConfigInfo::now(),
+            handed: HashMap::new(),
         };
         daemon.exec.remove_stale_nft().await;
         let ids = daemon.open_routers(&config).await?;
@@ -278,6 +292,7 @@ impl Daemon {
                 group: SyncGroup::new(members),
                 ids: member_ids,
                 name: Some(group.name.clone()),
+                start_by: None,
             });
         }
         for spec in &config.routers {
@@ -291,6 +306,7 @@ impl Daemon {
                     group: SyncGroup::new(vec![take(id, io)]),
                     ids: vec![id],
                     name: None,
+                    start_by: None,
                 });
             }
         }
@@ -313,8 +329,48 @@ impl Daemon {
             }
             self.apply_health(unit, member, now).await;
         }
+        let tracked = self.unit_tracked(unit);
+        let wait = self.checks.first_result_bound(&tracked);
+        self.units[unit].start_by = Some(now + wait);
+        if !self.checks.have_results(&tracked) {
+            let waiting = self.checks.without_results(&tracked).join(", ");
+            info!("waiting up to {wait:?} for the first result of {waiting} before starting");
+        }
+        self.try_start(unit, now).await;
+    }
+
+    /// Start a waiting unit (Initialize -> Backup, Master or Fault) once its checks have
+    /// their first results, or when its wait is over.
+    async fn try_start(&mut self, unit: usize, now: Instant) {
+        let Some(start_by) = self.units.get(unit).and_then(|u| u.start_by) else {
+            return;
+        };
+        let tracked = self.unit_tracked(unit);
+        if !self.checks.have_results(&tracked) {
+            if now < start_by {
+                return;
+            }
+            let waiting = self.checks.without_results(&tracked).join(", ");
+            warn!("no first result of {waiting} in time: starting with their initial state");
+        }
+        self.units[unit].start_by = None;
         let actions = self.units[unit].group.step_all(&Event::Startup, now);
         self.execute(unit, actions).await;
+    }
+
+    /// `try_start` every waiting unit.
+    async fn try_start_all(&mut self, now: Instant) {
+        for unit in 0..self.units.len() {
+            self.try_start(unit, now).await;
+        }
+    }
+
+    /// The checks the members of a unit track.
+    fn unit_tracked(&self, unit: usize) -> Vec<CheckIndex> {
+        let Some(unit) = self.units.get(unit) else {
+            return Vec::new();
+        };
+        unit.ids.iter().flat_map(|&id| self.tracked(id)).collect()
     }
 
     async fn run(&mut self) -> Result<(), DaemonError> {
@@ -327,6 +383,9 @@ impl Daemon {
         let mut watchdog = systemd::Watchdog::from_env();
         // Protocol deadlines to the microsecond, not tokio's millisecond ticks.
         let mut timer = timer::Timer::new();
+        // Set by the first stop signal: the handover of masters ends by then whatever
+        // their intervals.
+        let mut stop_by: Option<tokio::time::Instant> = None;
         loop {
             if self.shutting_down && self.units.iter().all(Unit::all_stopped) {
                 break;
@@ -334,9 +393,16 @@ impl Daemon {
             let deadline = self
                 .units
                 .iter()
-                .filter_map(|u| u.group.next_deadline())
+                .flat_map(|u| [u.group.next_deadline(), u.start_by])
+                .flatten()
                 .min()
                 .map(|d| self.clock.runtime_instant(d));
+            let stop_limit = async {
+                match stop_by {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             let sleep = async {
                 match deadline {
                     Some(at) => timer.sleep_until(at).await,
@@ -344,13 +410,27 @@ impl Daemon {
                 }
             };
             // Biased, timers before packets: a flood of packets must not starve the
-            // advertisement timer.
+            // advertisement timer. (`on_timer` first takes the packets already received,
+            // so one that arrived before a deadline still counts before it.)
             tokio::select! {
                 biased;
-                _ = sigterm.recv() => if self.on_stop_signal("SIGTERM").await { break },
-                _ = sigint.recv() => if self.on_stop_signal("SIGINT").await { break },
+                _ = sigterm.recv() => if self.on_stop_signal("SIGTERM", &mut stop_by).await { break },
+                _ = sigint.recv() => if self.on_stop_signal("SIGINT", &mut stop_by).await { break },
+                _ = stop_limit => {
+                    warn!(
+                        "no successor heard within {STOP_HANDOVER_LIMIT:?} of the stop request: \
+                         stopping now, releasing addresses"
+                    );
+                    break;
+                }
                 _ = sighup.recv() => {
-                    self.reload_notified().await;
+                    if self.shutting_down {
+                        // A reload would start the routers it adds or replaces, and the
+                        // stop would never end.
+                        warn!("SIGHUP while stopping: reload ignored");
+                    } else {
+                        self.reload_notified().await;
+                    }
                 }
                 // Pinged only while the loop turns: a stuck loop is restarted.
                 _ = watchdog.tick() => systemd::notify(systemd::WATCHDOG),
@@ -369,23 +449,96 @@ impl Daemon {
     }
 
     async fn on_timer(&mut self) {
+        // After a stall (VM pause, SIGSTOP, a slow step) packets may have waited on the
+        // sockets or in the channel while a deadline passed. Those that arrived before
+        // their router's deadline count before it, at their receive time: a backup must
+        // not take over from a master whose advertisements it simply had not read yet.
+        // The rest are handed on after the timers, as usual.
+        let mut later = Vec::new();
+        let mut early = 0usize;
+        let received = self.take_received();
+        let oldest = received.first().map(|(at, _)| *at);
+        for (at, packet) in received {
+            let due = self
+                .locate(packet.router)
+                .and_then(|(unit, _)| self.units[unit].group.next_deadline());
+            if due.is_some_and(|d| d <= at) {
+                later.push(packet);
+            } else {
+                early += 1;
+                self.hand_packet(packet, at).await;
+            }
+        }
+        // Read after the early packets, so that the timers come after them on every
+        // router's clock.
         let now = self.clock.now();
+        if early > 0 {
+            debug!(
+                early,
+                later = later.len(),
+                oldest_waited = ?oldest.map(|at| now.saturating_since(at)),
+                "packets already received were handed on before the timers"
+            );
+        }
+        self.try_start_all(now).await;
         for unit in 0..self.units.len() {
             if self.units[unit]
                 .group
                 .next_deadline()
                 .is_some_and(|d| d <= now)
             {
+                for &id in &self.units[unit].ids {
+                    self.handed.insert(id, now);
+                }
                 let actions = self.units[unit].group.on_timer(now);
                 self.execute(unit, actions).await;
             }
         }
+        for packet in later {
+            self.on_packet(packet).await;
+        }
         self.drop_retired();
+    }
+
+    /// Everything already received and not yet handed on, without waiting: the channel
+    /// of the receive tasks first (they forward in arrival order), then what is still
+    /// queued on each socket. With their receive times, oldest first.
+    fn take_received(&mut self) -> Vec<(Instant, Received)> {
+        let until = std::time::SystemTime::now();
+        let mut packets = Vec::new();
+        // Bounded: the receive tasks cannot run while this loop does not await.
+        while let Ok(packet) = self.packets_rx.try_recv() {
+            packets.push(packet);
+        }
+        for (&id, io) in &self.routers {
+            io.drain_socket(id, until, &mut packets);
+        }
+        let mut timed: Vec<(Instant, Received)> = packets
+            .into_iter()
+            .map(|packet| (self.packet_time(&packet), packet))
+            .collect();
+        // Stable: packets of equal time (or none) keep their order.
+        timed.sort_by_key(|(at, _)| *at);
+        timed
+    }
+
+    /// A packet's receive time on the core's clock (see `Clock::received_at`).
+    fn packet_time(&self, packet: &Received) -> Instant {
+        let not_before = self
+            .handed
+            .get(&packet.router)
+            .copied()
+            .unwrap_or(Instant::ZERO);
+        self.clock.received_at(packet.kernel_time, not_before)
     }
 
     /// Start a graceful stop; returns true on a second signal, to stop at once (the
     /// loop's cleanup then releases every address).
-    async fn on_stop_signal(&mut self, signal: &str) -> bool {
+    async fn on_stop_signal(
+        &mut self,
+        signal: &str,
+        stop_by: &mut Option<tokio::time::Instant>,
+    ) -> bool {
         let now = self.clock.now();
         if self.shutting_down {
             warn!("{signal} again: stopping at once, releasing addresses");
@@ -394,7 +547,10 @@ impl Daemon {
         info!("{signal}: stopping (a master hands over before releasing its addresses)");
         systemd::notify(systemd::STOPPING);
         self.shutting_down = true;
+        *stop_by = Some(tokio::time::Instant::now() + STOP_HANDOVER_LIMIT);
         for unit in 0..self.units.len() {
+            // A unit still waiting for its checks stops from Initialize.
+            self.units[unit].start_by = None;
             let actions = self.units[unit].group.step_all(&Event::Shutdown, now);
             self.execute(unit, actions).await;
         }
@@ -478,15 +634,46 @@ impl Daemon {
     }
 
     async fn on_packet(&mut self, packet: Received) {
-        let now = self.clock.now();
+        let at = self.packet_time(&packet);
+        self.hand_packet(packet, at).await;
+    }
+
+    /// Decode a packet and give it to its router's core as received at `at`.
+    async fn hand_packet(&mut self, packet: Received, at: Instant) {
         let Some((unit, member)) = self.locate(packet.router) else {
             return;
         };
         let Some(io) = self.routers.get_mut(&packet.router) else {
             return;
         };
-        let Some(event) = io.accept(&packet, now) else {
-            return;
+        self.handed.insert(packet.router, at);
+        let event = match io.accept(&packet, at) {
+            router::Accepted::Ours(event) => event,
+            router::Accepted::OtherVrid { vrid, src } => {
+                let spec = io.spec();
+                let (interface, family, reporter) =
+                    (spec.interface.clone(), spec.family(), spec.vrid);
+                // The socket of each of our routers on the link hears it: only a VRID we
+                // do not run there ourselves is news, and only the router with the
+                // lowest VRID there tells it.
+                let mut ours: Vec<u8> = self
+                    .routers
+                    .values()
+                    .map(RouterIo::spec)
+                    .filter(|s| s.interface == interface && s.family() == family)
+                    .map(|s| s.vrid)
+                    .collect();
+                ours.sort_unstable();
+                ours.dedup();
+                if !ours.contains(&vrid)
+                    && ours.first() == Some(&reporter)
+                    && let Some(io) = self.routers.get_mut(&packet.router)
+                {
+                    io.note_other_vrid(vrid, src, &ours, at);
+                }
+                return;
+            }
+            router::Accepted::Dropped => return,
         };
         let src = match &event {
             Event::Advert { src, .. } => Some(*src),
@@ -497,7 +684,7 @@ impl Daemon {
             router.learned_form(src?)
         };
         let before = learned(&self.units);
-        let actions = self.units[unit].group.step(member, event, now);
+        let actions = self.units[unit].group.step(member, event, at);
         let after = learned(&self.units);
         if after != before
             && let (Some(src), Some(form)) = (src, after)
@@ -617,6 +804,8 @@ impl Daemon {
         if let Some((index, change)) = self.checks.on_report(report) {
             self.check_changed(index, &change).await;
         }
+        // A first result that changed nothing (a file reading 0) is a result too.
+        self.try_start_all(self.clock.now()).await;
     }
 
     async fn check_changed(&mut self, index: CheckIndex, change: &Change) {
@@ -702,6 +891,7 @@ impl Daemon {
             if retired {
                 for id in &unit.ids {
                     self.routers.remove(id);
+                    self.handed.remove(id);
                     // Its queued hooks (the STOP) still run.
                     self.exec.router_hooks.remove(id);
                 }
@@ -826,6 +1016,7 @@ impl Daemon {
                 group: SyncGroup::new(vec![router]),
                 ids: vec![id],
                 name: None,
+                start_by: None,
             });
         }
         self.units = self.build_units(&config, ids, running);
@@ -846,7 +1037,14 @@ impl Daemon {
         self.sync_hooks(&config, user_changed);
         self.refresh_interface_checks(None).await;
         for unit in 0..self.units.len() {
-            if self.units[unit].ids.iter().any(|id| new_ids.contains(id)) {
+            // New routers start; so do routers still waiting for their first check
+            // results (a rebuilt unit waits afresh).
+            let waiting = self.units[unit]
+                .group
+                .members()
+                .iter()
+                .any(|r| r.state() == State::Initialize);
+            if waiting || self.units[unit].ids.iter().any(|id| new_ids.contains(id)) {
                 self.start_unit(unit, now).await;
             } else {
                 for member in 0..self.units[unit].ids.len() {

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -22,7 +22,7 @@ use super::ratelimit::RateLimit;
 use crate::config::RouterSpec;
 use crate::net::{self, Announcer, NetError, Netlink, VrrpSocket};
 use crate::proto::fsm::{Event, RouterConfig};
-use crate::proto::packet::{self, DecodeOptions, Family, RecvMeta};
+use crate::proto::packet::{self, DecodeOptions, Family, RecvMeta, Reject};
 use crate::proto::timers::Instant;
 use crate::proto::{arp, ndisc};
 
@@ -37,6 +37,54 @@ pub struct RouterId(pub u64);
 pub struct Received {
     pub router: RouterId,
     pub packet: Result<(Vec<u8>, RecvMeta), &'static str>,
+    /// When the kernel received it (wall clock, `SO_TIMESTAMPNS`); `None` if unknown
+    /// (a malformed packet). The daemon maps it onto the core's clock.
+    pub kernel_time: Option<SystemTime>,
+}
+
+/// At most this many packets are taken from one socket by [`RouterIo::drain_socket`]: a
+/// flood must not keep the loop from its timers.
+const DRAIN_LIMIT: usize = 256;
+
+impl Received {
+    /// What one receive produced for router `id` (`buf` holds the message), or the
+    /// socket error.
+    fn from_recv(
+        id: RouterId,
+        result: Result<net::Datagram, net::RecvError>,
+        buf: &[u8],
+    ) -> Result<Received, net::RecvError> {
+        let (packet, kernel_time) = match result {
+            Ok(datagram) => (
+                Ok((
+                    buf.get(..datagram.len).unwrap_or_default().to_vec(),
+                    datagram.meta,
+                )),
+                datagram.kernel_time,
+            ),
+            Err(net::RecvError::Malformed { reason, .. }) => (Err(reason.name()), None),
+            Err(e) => return Err(e),
+        };
+        Ok(Received {
+            router: id,
+            packet,
+            kernel_time,
+        })
+    }
+}
+
+/// What a received packet is to the router whose socket received it.
+#[derive(Debug)]
+pub enum Accepted {
+    /// One of our advertisements, for the state machine.
+    Ours(Event),
+    /// A valid advertisement of another virtual router (VRID) on the link: a group of
+    /// someone else's, or a peer configured with the wrong VRID. The daemon knows which
+    /// VRIDs it runs itself on the link and decides whether to report it
+    /// (`note_other_vrid`).
+    OtherVrid { vrid: u8, src: IpAddr },
+    /// Dropped here (counted and logged).
+    Dropped,
 }
 
 /// Per-router counters, part of the router's status.
@@ -65,13 +113,14 @@ struct Vip {
 pub struct RouterIo {
     spec: RouterSpec,
     ifindex: u32,
-    mac: [u8; 6],
     primary: IpAddr,
     vips: Vec<Vip>,
     socket: Arc<VrrpSocket>,
     /// One AF_PACKET socket per interface that carries a VIP, opened once: the first
-    /// announcement must leave without the cost of opening a socket.
-    announcers: HashMap<u32, Arc<Announcer>>,
+    /// announcement must leave without the cost of opening a socket. With it, that
+    /// interface's MAC: an announcement names the MAC of the device the address lives on
+    /// (a VIP on the public NIC, adverts on a heartbeat NIC), not the VRRP interface's.
+    announcers: HashMap<u32, (Arc<Announcer>, [u8; 6])>,
     rx_task: JoinHandle<()>,
     link_up: bool,
     retired: bool,
@@ -80,6 +129,8 @@ pub struct RouterIo {
     installed: Vec<Vip>,
     pub counters: Counters,
     pub limit: RateLimit,
+    /// Reports of other VRIDs heard, by sender and VRID.
+    heard: RateLimit<(IpAddr, u8)>,
     pub span: Span,
 }
 
@@ -111,7 +162,6 @@ impl RouterIo {
             source: e,
         };
         let ifindex = netlink.link_index(&spec.interface).await.map_err(context)?;
-        let mac = netlink.link_mac(ifindex).await.map_err(context)?;
         let primary = match spec.unicast.as_ref().and_then(|u| u.source) {
             Some(source) => source,
             None => netlink
@@ -135,7 +185,9 @@ impl RouterIo {
         let mut announcers = HashMap::new();
         for vip in &vips {
             if let std::collections::hash_map::Entry::Vacant(slot) = announcers.entry(vip.ifindex) {
-                slot.insert(Arc::new(Announcer::open(vip.ifindex).map_err(context)?));
+                let mac = netlink.link_mac(vip.ifindex).await.map_err(context)?;
+                let announcer = Announcer::open(vip.ifindex).map_err(context)?;
+                slot.insert((Arc::new(announcer), mac));
             }
         }
         let mode = match &spec.unicast {
@@ -150,7 +202,6 @@ impl RouterIo {
         Ok(RouterIo {
             spec,
             ifindex,
-            mac,
             primary,
             vips,
             socket,
@@ -161,6 +212,7 @@ impl RouterIo {
             installed: Vec::new(),
             counters: Counters::default(),
             limit: RateLimit::new(Duration::from_secs(10)),
+            heard: RateLimit::new(Duration::from_secs(10)),
             span,
         })
     }
@@ -352,13 +404,41 @@ impl RouterIo {
         self.installed = self.vips.clone();
     }
 
-    /// Decode and filter a received packet; `Some` when the state machine must see it.
-    pub fn accept(&mut self, packet: &Received, now: Instant) -> Option<Event> {
+    /// Take what is already queued on the socket, without waiting, into `out`: the
+    /// packets that arrived (by the kernel's clock) no later than `until`, and at most
+    /// [`DRAIN_LIMIT`]. The receive task reads the rest as usual.
+    pub fn drain_socket(&self, id: RouterId, until: SystemTime, out: &mut Vec<Received>) {
+        let mut buf = vec![0u8; net::RECV_BUFFER_LEN];
+        for _ in 0..DRAIN_LIMIT {
+            let result = match self.socket.try_recv(&mut buf) {
+                Ok(None) => return,
+                Ok(Some(datagram)) => Ok(datagram),
+                Err(e) => Err(e),
+            };
+            match Received::from_recv(id, result, &buf) {
+                Ok(received) => {
+                    let late = received.kernel_time.is_some_and(|t| t > until);
+                    out.push(received);
+                    if late {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    self.span.in_scope(|| debug!("receive error: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Decode and filter a received packet: ours for the state machine, another VRID's,
+    /// or dropped.
+    pub fn accept(&mut self, packet: &Received, now: Instant) -> Accepted {
         let (bytes, meta) = match &packet.packet {
             Ok((bytes, meta)) => (bytes, meta),
             Err(reason) => {
                 self.count_and_log(reason, None, "malformed IP packet", now);
-                return None;
+                return Accepted::Dropped;
             }
         };
         let opts = DecodeOptions {
@@ -366,14 +446,27 @@ impl RouterIo {
         };
         let decoded = match packet::decode(bytes, meta, &opts) {
             Ok(decoded) => decoded,
+            // The authentication is checked last, after the checksum: the VRID byte is
+            // genuine. Another VRID's password is none of our business.
+            Err(Reject::AuthMismatch)
+                if bytes.get(1).is_some_and(|&vrid| vrid != self.spec.vrid) =>
+            {
+                let vrid = bytes.get(1).copied().unwrap_or_default();
+                return Accepted::OtherVrid {
+                    vrid,
+                    src: meta.src,
+                };
+            }
             Err(reject) => {
                 self.count_and_log(reject.name(), Some(meta.src), &reject.to_string(), now);
-                return None;
+                return Accepted::Dropped;
             }
         };
         if decoded.advert.vrid != self.spec.vrid {
-            // Another virtual router on the same link: not ours, not an error.
-            return None;
+            return Accepted::OtherVrid {
+                vrid: decoded.advert.vrid,
+                src: meta.src,
+            };
         }
         if let Some(unicast) = &self.spec.unicast
             && !unicast.peers.contains(&meta.src)
@@ -384,14 +477,34 @@ impl RouterIo {
                 "sender is not a configured unicast peer",
                 now,
             );
-            return None;
+            return Accepted::Dropped;
         }
         self.counters.received += 1;
-        Some(Event::Advert {
+        Accepted::Ours(Event::Advert {
             src: meta.src,
             advert: decoded.advert,
             form: decoded.checksum_form,
         })
+    }
+
+    /// An advertisement of a VRID no router of ours runs on this link: count it, and say
+    /// what was heard once per sender and VRID per 10 s (a peer configured with the
+    /// wrong VRID would otherwise be silence; someone else's group is worth knowing of).
+    /// `ours`: the VRIDs we run on this link.
+    pub fn note_other_vrid(&mut self, vrid: u8, src: IpAddr, ours: &[u8], now: Instant) {
+        let reason = "other_vrid";
+        *self.counters.dropped.entry(reason).or_default() += 1;
+        if let Some(suppressed) = self.heard.allow((src, vrid), now) {
+            let iface = &self.spec.interface;
+            let ours: Vec<String> = ours.iter().map(u8::to_string).collect();
+            let (ours, verb) = (ours.join(", "), if ours.len() > 1 { "are" } else { "is" });
+            self.span.in_scope(|| {
+                info!(
+                    reason,
+                    suppressed, "heard VRID {vrid} from {src} on {iface}, ours {verb} {ours}"
+                )
+            });
+        }
     }
 
     /// Count a dropped packet and log it at a limited rate.
@@ -468,12 +581,12 @@ impl RouterIo {
     /// this returns (it must be on the wire before the advertisement that follows it).
     pub async fn announce_round(&mut self) {
         for vip in &self.vips {
-            let Some(announcer) = self.announcers.get(&vip.ifindex) else {
+            let Some((announcer, mac)) = self.announcers.get(&vip.ifindex) else {
                 continue;
             };
             let frame = match vip.address {
-                IpAddr::V4(v4) => arp::gratuitous_arp(self.mac, v4).to_vec(),
-                IpAddr::V6(v6) => ndisc::unsolicited_na(self.mac, v6, v6).to_vec(),
+                IpAddr::V4(v4) => arp::gratuitous_arp(*mac, v4).to_vec(),
+                IpAddr::V6(v6) => ndisc::unsolicited_na(*mac, v6, v6).to_vec(),
             };
             if let Err(e) = announcer.send_frames(std::slice::from_ref(&frame)).await {
                 self.span
@@ -490,16 +603,16 @@ impl RouterIo {
 async fn receive_loop(id: RouterId, socket: Arc<VrrpSocket>, packets: mpsc::Sender<Received>) {
     let mut buf = vec![0u8; net::RECV_BUFFER_LEN];
     loop {
-        let packet = match socket.recv(&mut buf).await {
-            Ok((len, meta)) => Ok((buf.get(..len).unwrap_or_default().to_vec(), meta)),
-            Err(net::RecvError::Malformed { reason, .. }) => Err(reason.name()),
+        let result = socket.recv_datagram(&mut buf).await;
+        let received = match Received::from_recv(id, result, &buf) {
+            Ok(received) => received,
             Err(e) => {
                 debug!("receive error: {e}");
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
-        if packets.send(Received { router: id, packet }).await.is_err() {
+        if packets.send(received).await.is_err() {
             return;
         }
     }

@@ -33,11 +33,13 @@
 //!
 //! Tools used (Debian packages): iproute2 (`ip`) and nftables (`nft`); the interop
 //! scenarios also keepalived and tcpdump ([`keepalived`], [`capture`]).
-//! Pings, sysctls and forged advertisements are done in Rust, from a thread that has
-//! entered the namespace (see [`in_netns`]), so no ping/fping/procps is needed.
+//! Pings, sysctls, forged advertisements and gratuitous-ARP capture ([`arp`]) are done
+//! in Rust, from a thread that has entered the namespace (see [`in_netns`]), so no
+//! ping/fping/procps/tcpdump is needed for them.
 
 #![allow(dead_code)]
 
+mod arp;
 pub mod capture;
 mod config;
 mod daemon;
@@ -49,6 +51,8 @@ pub mod keepalived;
 mod oneshot;
 mod vrrp;
 
+#[allow(unused_imports)]
+pub use arp::{Announcement, ArpListener};
 #[allow(unused_imports)]
 pub use config::{Config, Router, Unicast, master_down};
 #[allow(unused_imports)]
@@ -862,8 +866,14 @@ impl Node {
     /// Sets its neighbour entry for `addr` on eth0 to `mac` (state stale, so that any
     /// gratuitous ARP / NA may change it).
     pub fn set_neighbour(&self, addr: &str, mac: &str) {
+        self.set_neighbour_on(0, addr, mac);
+    }
+
+    /// [`Node::set_neighbour`] on eth`lan`.
+    pub fn set_neighbour_on(&self, lan: usize, addr: &str, mac: &str) {
+        let dev = format!("eth{lan}");
         self.ip(&[
-            "neigh", "replace", addr, "lladdr", mac, "dev", "eth0", "nud", "stale",
+            "neigh", "replace", addr, "lladdr", mac, "dev", &dev, "nud", "stale",
         ]);
     }
 
@@ -871,6 +881,12 @@ impl Node {
     /// multicast group), with TTL / hop limit 255.
     pub fn send_advert(&self, dst: &str, advert: &Advert) {
         vrrp::send(&self.ns, "eth0", parse_ip(dst), advert);
+    }
+
+    /// Sends a hand-made VRRPv2 advertisement from eth0 to `dst` (IPv4), with
+    /// `password` (auth type 1) or without (auth type 0).
+    pub fn send_v2_advert(&self, dst: &str, advert: &Advert, password: Option<&str>) {
+        vrrp::send_v2(&self.ns, "eth0", parse_ip(dst), advert, password);
     }
 
     /// Sends an advertisement from eth0 to `dst` that breaks the rules as `forgery`
@@ -883,6 +899,12 @@ impl Node {
         let mut c = self.shared.daemon_counter.borrow_mut();
         *c += 1;
         format!("{}-{}", self.role, *c)
+    }
+
+    /// Starts recording the gratuitous ARP arriving on any interface of this node (use
+    /// a node with one LAN, such as a client).
+    pub fn listen_arp(&self) -> ArpListener {
+        ArpListener::start(&self.ns)
     }
 
     /// Starts recording the VRRP advertisements arriving on eth`lan` (it joins the
