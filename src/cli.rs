@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand};
 /// Default configuration file.
 pub const DEFAULT_CONFIG: &str = "/etc/floatip/floatip.yaml";
 
+use crate::config::DEFAULT_CONTROL_SOCKET;
+
 /// floatip keeps a floating IP address on exactly one healthy host (VRRPv3/v2).
 #[derive(Debug, Parser)]
 #[command(name = "floatip", version, about, long_about = None)]
@@ -25,6 +27,40 @@ pub enum Command {
         /// Configuration file.
         #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
+        /// The control socket, instead of `global.control_socket`.
+        #[arg(long, value_name = "PATH", env = "FLOATIP_CONTROL_SOCKET")]
+        control_socket: Option<PathBuf>,
+    },
+    /// Show what the running daemon does: per router its state and why, priorities, the
+    /// master it hears, its addresses, checks and counters.
+    ///
+    /// Exit status: 0 ok; 1 with --check when a router is in Fault or an address is
+    /// missing on a master; 65 the daemon refused the request (no such router); 69 the
+    /// daemon is unreachable; 76 its answer could not be understood.
+    Status {
+        /// Only this router.
+        router: Option<String>,
+        /// Print the report as JSON (schema: docs/status.schema.json).
+        #[arg(long)]
+        json: bool,
+        /// Fail (exit 1) when a router is in Fault or an address is missing where the
+        /// state says Master.
+        #[arg(long)]
+        check: bool,
+        /// The daemon's control socket.
+        #[arg(long, value_name = "PATH", env = "FLOATIP_CONTROL_SOCKET", default_value = DEFAULT_CONTROL_SOCKET)]
+        socket: PathBuf,
+    },
+    /// Make the running daemon load its configuration file again and say whether it
+    /// took it (as SIGHUP does, but waiting for the outcome).
+    ///
+    /// Exit status: 0 the new file runs; 1 it was rejected and the previous
+    /// configuration still runs (the errors are printed); 69 the daemon is unreachable;
+    /// 76 its answer could not be understood.
+    Reload {
+        /// The daemon's control socket.
+        #[arg(long, value_name = "PATH", env = "FLOATIP_CONTROL_SOCKET", default_value = DEFAULT_CONTROL_SOCKET)]
+        socket: PathBuf,
     },
     /// Validate a configuration file without touching the network.
     Check {

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod common;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod net;
 pub mod proto;

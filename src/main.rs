@@ -31,9 +31,19 @@ fn main() -> ExitCode {
                 ExitCode::from(config_exit_code(&e))
             }
         },
-        Command::Run { config } => {
+        Command::Status {
+            router,
+            json,
+            check,
+            socket,
+        } => status(&socket, router, json, check),
+        Command::Reload { socket } => reload(&socket),
+        Command::Run {
+            config,
+            control_socket,
+        } => {
             init_logging();
-            match daemon::run(&config) {
+            match daemon::run(&config, control_socket) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(DaemonError::Config(e)) => {
                     eprintln!("{e}");
@@ -68,6 +78,85 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_FAILURE)
             }
         },
+    }
+}
+
+/// How long `status` and `reload` wait for each step of the exchange.
+const STATUS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const RELOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
+
+fn status(socket: &std::path::Path, router: Option<String>, json: bool, check: bool) -> ExitCode {
+    use floatip::control::{Request, client};
+    let answer = match client::request(socket, &Request::Status { router }, STATUS_TIMEOUT) {
+        Ok(answer) => answer,
+        Err(e) => {
+            eprintln!("floatip status: {e}");
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    let Some(report) = answer.status.filter(|_| answer.ok) else {
+        let message = answer
+            .error
+            .map_or_else(|| "no report in the answer".to_owned(), |e| e.message);
+        eprintln!("floatip status: {message}");
+        return ExitCode::from(client::EXIT_REFUSED);
+    };
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("floatip status: {e}");
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        }
+    } else {
+        print!("{}", client::render(&report));
+    }
+    if check {
+        let problems = report.problems();
+        if !problems.is_empty() {
+            for problem in &problems {
+                eprintln!("CHECK FAILED: {problem}");
+            }
+            return ExitCode::from(client::EXIT_PROBLEM);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn reload(socket: &std::path::Path) -> ExitCode {
+    use floatip::control::{Request, client};
+    let answer = match client::request(socket, &Request::Reload, RELOAD_TIMEOUT) {
+        Ok(answer) => answer,
+        Err(e) => {
+            eprintln!("floatip reload: {e}");
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    match answer.reload {
+        Some(outcome) if outcome.applied => {
+            println!("floatip reload: the new configuration runs");
+            ExitCode::SUCCESS
+        }
+        Some(outcome) => {
+            eprintln!(
+                "floatip reload: rejected; {}\n{}",
+                if outcome.kept_running {
+                    "the previous configuration still runs"
+                } else {
+                    "the configuration did not change"
+                },
+                outcome.error.unwrap_or_default()
+            );
+            ExitCode::from(client::EXIT_PROBLEM)
+        }
+        None => {
+            let message = answer
+                .error
+                .map_or_else(|| "no outcome in the answer".to_owned(), |e| e.message);
+            eprintln!("floatip reload: {message}");
+            ExitCode::from(client::EXIT_REFUSED)
+        }
     }
 }
 

@@ -142,7 +142,9 @@ class Daemon:
     def argv(self, lb):
         path = self.write_config(lb)
         if self.kind == "floatip":
-            return [self.bin, "run", "-c", path]
+            # Each node its own control socket: the namespaces share /run.
+            return [self.bin, "run", "-c", path, "--control-socket",
+                    os.path.join(self.lab.work, lb, "control.sock")]
         d = os.path.join(self.lab.work, lb)
         # --namespace, not `ip netns exec`: keepalived enters the namespace itself and its
         # process-event listener (track_process) then works.

@@ -107,6 +107,21 @@ pub struct Global {
     pub script_user: Option<String>,
     /// A Unix stream socket that gets one JSON line per transition and priority change.
     pub event_socket: Option<PathBuf>,
+    /// The control socket (`floatip status`, `floatip reload`); `None`:
+    /// `DEFAULT_CONTROL_SOCKET`.
+    pub control_socket: Option<PathBuf>,
+}
+
+/// Where the control socket is when `global.control_socket` does not say.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/floatip/control.sock";
+
+impl Global {
+    /// The control socket's path: configured, or the default.
+    pub fn control_socket_path(&self) -> PathBuf {
+        self.control_socket
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONTROL_SOCKET))
+    }
 }
 
 /// One health check (the `checks:` section), with every default applied.

@@ -40,6 +40,8 @@ pub(crate) struct RawGlobal {
     pub script_user: Option<S<String>>,
     #[serde(default)]
     pub event_socket: Option<S<String>>,
+    #[serde(default)]
+    pub control_socket: Option<S<String>>,
 }
 
 /// One health check: a name, exactly one kind key, and the common settings.

@@ -5,8 +5,10 @@
 //! daemon formats the lines and calls `publish`; this module only delivers them. It must
 //! never hold up the daemon: `publish` only queues, each client is written by its own
 //! task, and a client that falls more than `MAX_BEHIND` lines behind is disconnected
-//! (a consumer that stopped reading must not cost memory without bound). A client gets
-//! the lines published after it connected; there is no replay.
+//! (a consumer that stopped reading must not cost memory without bound). A client's
+//! first line is a snapshot of the daemon's state (`{"event":"snapshot",...}`), which
+//! the daemon's loop gives it (`next_joined`, `greet`); then it gets every line
+//! published after that snapshot. There is no replay.
 //!
 //! What clients send is read and thrown away, only to notice at once when they hang up.
 
@@ -41,6 +43,8 @@ pub struct EventSocket {
     identity: (u64, u64),
     clients: Arc<Mutex<Clients>>,
     accept: JoinHandle<()>,
+    /// Clients that connected and wait for their snapshot.
+    joined: mpsc::Receiver<u64>,
 }
 
 #[derive(Default)]
@@ -55,6 +59,8 @@ struct Client {
     id: u64,
     queue: mpsc::Sender<Arc<str>>,
     task: AbortHandle,
+    /// It got its snapshot line; published lines follow.
+    greeted: bool,
 }
 
 impl EventSocket {
@@ -62,77 +68,53 @@ impl EventSocket {
     /// on it) is replaced; a socket someone listens on, or anything that is not a
     /// socket, is left alone and is an error. Must be called inside the tokio runtime.
     pub fn bind(path: &Path) -> io::Result<EventSocket> {
-        match fs::symlink_metadata(path) {
-            Ok(meta) if meta.file_type().is_socket() => match StdUnixStream::connect(path) {
-                Ok(_) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::AddrInUse,
-                        format!("{}: another process listens on it", path.display()),
-                    ));
-                }
-                Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
-                    debug!(path = %path.display(), "removing a stale event socket");
-                    fs::remove_file(path)?;
-                }
-                Err(error) => return Err(error),
-            },
-            Ok(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!(
-                        "{} exists and is not a socket; not removing it",
-                        path.display()
-                    ),
-                ));
-            }
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-            Err(error) => return Err(error),
-        }
-
-        let socket = Socket::new(Domain::UNIX, Type::STREAM.cloexec(), None)?;
-        // The file bind creates takes the socket's mode (less the umask): set it first so
-        // the file is never more open than 0660, even for an instant.
-        nix::sys::stat::fchmod(&socket, Mode::from_bits_truncate(SOCKET_MODE))?;
-        socket.bind(&SockAddr::unix(path)?)?;
-        let created = fs::symlink_metadata(path)?;
-        let identity = (created.dev(), created.ino());
-        // The umask may have taken bits away; make it exactly 0660.
-        let result = fs::set_permissions(path, fs::Permissions::from_mode(SOCKET_MODE))
-            .and_then(|()| socket.listen(128))
-            .and_then(|()| socket.set_nonblocking(true))
-            .and_then(|()| UnixListener::from_std(socket.into()));
-        let listener = match result {
-            Ok(listener) => listener,
-            Err(error) => {
-                let _ = fs::remove_file(path);
-                return Err(error);
-            }
-        };
+        let (listener, identity) = bind_listener(path, SOCKET_MODE)?;
+        let (joined_tx, joined) = mpsc::channel(MAX_CLIENTS);
         let clients = Arc::new(Mutex::new(Clients::default()));
-        let accept = tokio::spawn(accept_loop(listener, Arc::clone(&clients)));
+        let accept = tokio::spawn(accept_loop(listener, Arc::clone(&clients), joined_tx));
         Ok(EventSocket {
             path: path.to_path_buf(),
             identity,
             clients,
             accept,
+            joined,
         })
+    }
+
+    /// The next client that connected and waits for its snapshot line (see `greet`).
+    pub async fn next_joined(&mut self) -> u64 {
+        match self.joined.recv().await {
+            Some(client) => client,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Give a client that just connected its first line (the daemon's snapshot); from
+    /// then on it gets every published line. Called from the daemon's loop, so that no
+    /// line published between the snapshot and the client's first event is lost or
+    /// repeated.
+    pub fn greet(&self, client: u64, line: &str) {
+        let line = one_line(line);
+        let mut clients = lock(&self.clients);
+        if let Some(c) = clients.list.iter_mut().find(|c| c.id == client) {
+            // Its queue is empty: this cannot be full.
+            let _ = c.queue.try_send(line);
+            c.greeted = true;
+        }
     }
 
     /// Queue `line` (a newline is appended; newlines inside it become spaces) for every
     /// connected client. Never blocks. A client more than `MAX_BEHIND` lines behind is
     /// disconnected with a warning; one that went away is dropped quietly.
     pub fn publish(&self, line: &str) {
-        let mut text = String::with_capacity(line.len() + 1);
-        text.extend(
-            line.chars()
-                .map(|c| if c == '\n' || c == '\r' { ' ' } else { c }),
-        );
-        text.push('\n');
-        let line: Arc<str> = text.into();
+        let line = one_line(line);
         let mut clients = lock(&self.clients);
-        clients
-            .list
-            .retain(|client| match client.queue.try_send(Arc::clone(&line)) {
+        clients.list.retain(|client| {
+            // Not greeted yet: its snapshot, taken later, includes this line's news.
+            if !client.greeted {
+                return !client.queue.is_closed();
+            }
+            match client.queue.try_send(Arc::clone(&line)) {
                 Ok(()) => true,
                 Err(TrySendError::Full(_)) => {
                     warn!(
@@ -147,7 +129,8 @@ impl EventSocket {
                     debug!(client = client.id, "event socket client gone");
                     false
                 }
-            });
+            }
+        });
     }
 
     /// Clients connected now.
@@ -189,7 +172,75 @@ fn lock(clients: &Mutex<Clients>) -> MutexGuard<'_, Clients> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-async fn accept_loop(listener: UnixListener, clients: Arc<Mutex<Clients>>) {
+/// `line` with a newline appended, newlines inside it made spaces.
+fn one_line(line: &str) -> Arc<str> {
+    let mut text = String::with_capacity(line.len() + 1);
+    text.extend(
+        line.chars()
+            .map(|c| if c == '\n' || c == '\r' { ' ' } else { c }),
+    );
+    text.push('\n');
+    text.into()
+}
+
+/// Listen on `path` with `mode`. A socket file left by a crash (nobody listening on it)
+/// is replaced; a socket someone listens on, or anything that is not a socket, is left
+/// alone and is an error. Returns the listener and the device and inode of the file.
+/// Must be called inside the tokio runtime.
+pub(super) fn bind_listener(path: &Path, mode: u32) -> io::Result<(UnixListener, (u64, u64))> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => match StdUnixStream::connect(path) {
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("{}: another process listens on it", path.display()),
+                ));
+            }
+            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+                debug!(path = %path.display(), "removing a stale socket");
+                fs::remove_file(path)?;
+            }
+            Err(error) => return Err(error),
+        },
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} exists and is not a socket; not removing it",
+                    path.display()
+                ),
+            ));
+        }
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
+    }
+
+    let socket = Socket::new(Domain::UNIX, Type::STREAM.cloexec(), None)?;
+    // The file bind creates takes the socket's mode (less the umask): set it first so
+    // the file is never more open than `mode`, even for an instant.
+    nix::sys::stat::fchmod(&socket, Mode::from_bits_truncate(mode))?;
+    socket.bind(&SockAddr::unix(path)?)?;
+    let created = fs::symlink_metadata(path)?;
+    let identity = (created.dev(), created.ino());
+    // The umask may have taken bits away; make it exactly `mode`.
+    let result = fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .and_then(|()| socket.listen(128))
+        .and_then(|()| socket.set_nonblocking(true))
+        .and_then(|()| UnixListener::from_std(socket.into()));
+    match result {
+        Ok(listener) => Ok((listener, identity)),
+        Err(error) => {
+            let _ = fs::remove_file(path);
+            Err(error)
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: UnixListener,
+    clients: Arc<Mutex<Clients>>,
+    joined: mpsc::Sender<u64>,
+) {
     let mut refused_logged = false;
     loop {
         let stream = match listener.accept().await {
@@ -217,9 +268,18 @@ async fn accept_loop(listener: UnixListener, clients: Arc<Mutex<Clients>>) {
         let (queue, lines) = mpsc::channel(MAX_BEHIND);
         let id = clients.next_id;
         clients.next_id += 1;
+        // The daemon's loop greets it with a snapshot; until then it gets nothing.
+        if joined.try_send(id).is_err() {
+            continue;
+        }
         let task = tokio::spawn(serve(stream, lines)).abort_handle();
         debug!(client = id, "event socket client connected");
-        clients.list.push(Client { id, queue, task });
+        clients.list.push(Client {
+            id,
+            queue,
+            task,
+            greeted: false,
+        });
     }
 }
 
@@ -252,9 +312,20 @@ mod tests {
     use std::io::{BufRead, BufReader, Read};
     use std::time::Instant;
 
-    async fn wait_for_clients(socket: &EventSocket, n: usize) {
+    /// Wait until `n` clients are connected, greeting new ones with no line.
+    async fn wait_for_clients(socket: &mut EventSocket, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(3);
-        while socket.client_count() != n {
+        loop {
+            while let Ok(client) = socket.joined.try_recv() {
+                lock(&socket.clients)
+                    .list
+                    .iter_mut()
+                    .filter(|c| c.id == client)
+                    .for_each(|c| c.greeted = true);
+            }
+            if socket.client_count() == n {
+                break;
+            }
             assert!(
                 Instant::now() < deadline,
                 "{} clients, expected {n}",
@@ -294,12 +365,12 @@ mod tests {
     async fn every_client_gets_every_line_in_order() {
         let dir = TempDir::new("events");
         let path = dir.path().join("events.sock");
-        let socket = EventSocket::bind(&path).unwrap();
+        let mut socket = EventSocket::bind(&path).unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o660);
         let a = read_lines(connect(&path), 200);
         let b = read_lines(connect(&path), 200);
-        wait_for_clients(&socket, 2).await;
+        wait_for_clients(&mut socket, 2).await;
         let expected: Vec<String> = (0..200)
             .map(|i| format!("{{\"seq\":{i},\"state\":\"MASTER\"}}"))
             .collect();
@@ -313,7 +384,7 @@ mod tests {
 
         // Newlines inside a line do not split it.
         let c = read_lines(connect(&path), 1);
-        wait_for_clients(&socket, 3).await;
+        wait_for_clients(&mut socket, 3).await;
         socket.publish("one\ntwo");
         assert_eq!(c.await.unwrap().0, vec!["one two".to_owned()]);
     }
@@ -322,11 +393,11 @@ mod tests {
     async fn a_client_that_never_reads_blocks_nobody_and_is_disconnected() {
         let dir = TempDir::new("events");
         let path = dir.path().join("events.sock");
-        let socket = EventSocket::bind(&path).unwrap();
+        let mut socket = EventSocket::bind(&path).unwrap();
         let mut stalled = connect(&path);
         const LINES: usize = 5000;
         let reader = read_lines(connect(&path), LINES);
-        wait_for_clients(&socket, 2).await;
+        wait_for_clients(&mut socket, 2).await;
 
         let padding = "x".repeat(1000);
         let mut slowest = Duration::ZERO;
@@ -373,14 +444,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_new_client_gets_its_snapshot_first_then_what_follows() {
+        let dir = TempDir::new("events");
+        let path = dir.path().join("events.sock");
+        let mut socket = EventSocket::bind(&path).unwrap();
+        let reader = read_lines(connect(&path), 2);
+        let client = tokio::time::timeout(Duration::from_secs(5), socket.next_joined())
+            .await
+            .expect("no client joined");
+        // Published before it was greeted: part of the snapshot, not sent again.
+        socket.publish("before");
+        socket.greet(client, "snapshot\nline");
+        socket.publish("after");
+        let (lines, _reader) = reader.await.unwrap();
+        assert_eq!(lines, vec!["snapshot line".to_owned(), "after".to_owned()]);
+    }
+
+    #[tokio::test]
     async fn a_client_that_hangs_up_is_dropped_quietly() {
         let dir = TempDir::new("events");
         let path = dir.path().join("events.sock");
-        let socket = EventSocket::bind(&path).unwrap();
+        let mut socket = EventSocket::bind(&path).unwrap();
         let client = connect(&path);
-        wait_for_clients(&socket, 1).await;
+        wait_for_clients(&mut socket, 1).await;
         drop(client);
-        wait_for_clients(&socket, 0).await;
+        wait_for_clients(&mut socket, 0).await;
         socket.publish("nobody listens");
         assert!(
             lock(&socket.clients).list.is_empty(),
@@ -395,9 +483,9 @@ mod tests {
         // Left by a crash: the file exists, nobody listens.
         drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
         assert!(fs::symlink_metadata(&path).is_ok());
-        let socket = EventSocket::bind(&path).unwrap();
+        let mut socket = EventSocket::bind(&path).unwrap();
         let reader = read_lines(connect(&path), 1);
-        wait_for_clients(&socket, 1).await;
+        wait_for_clients(&mut socket, 1).await;
         socket.publish("hello");
         let (hello, _first) = reader.await.unwrap();
         assert_eq!(hello, vec!["hello".to_owned()]);
@@ -406,7 +494,7 @@ mod tests {
         assert_eq!(error.kind(), io::ErrorKind::AddrInUse);
         // The refused second bind left the first one's file alone.
         let reader = read_lines(connect(&path), 1);
-        wait_for_clients(&socket, 2).await;
+        wait_for_clients(&mut socket, 2).await;
         socket.publish("still here");
         assert_eq!(reader.await.unwrap().0, vec!["still here".to_owned()]);
     }
@@ -431,9 +519,9 @@ mod tests {
     async fn drop_removes_the_file_and_disconnects_clients() {
         let dir = TempDir::new("events");
         let path = dir.path().join("events.sock");
-        let socket = EventSocket::bind(&path).unwrap();
+        let mut socket = EventSocket::bind(&path).unwrap();
         let mut client = connect(&path);
-        wait_for_clients(&socket, 1).await;
+        wait_for_clients(&mut socket, 1).await;
         drop(socket);
         assert!(fs::symlink_metadata(&path).is_err(), "socket file left");
         let read = tokio::task::spawn_blocking(move || client.read(&mut [0u8; 16]))

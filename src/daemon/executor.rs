@@ -116,6 +116,14 @@ impl Executor {
         self.events.as_ref()
     }
 
+    /// The next client of the event socket waiting for its snapshot; never without one.
+    pub async fn next_event_client(&mut self) -> u64 {
+        match &mut self.events {
+            Some(socket) => socket.next_joined().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// Forget what was reported to sync groups no longer configured (a reload keeps the
     /// others, so that it does not repeat what their hooks were told).
     pub fn retain_groups(&mut self, keep: impl Fn(&str) -> bool) {

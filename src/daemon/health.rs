@@ -30,6 +30,21 @@ struct Running {
     id: usize,
     /// `None` for interface checks, which the daemon feeds from its netlink watch.
     task: Option<JoinHandle<()>>,
+    /// The text of the last result (for `status`).
+    last_result: Option<String>,
+    /// When the check's state last changed.
+    changed_at: Option<tokio::time::Instant>,
+}
+
+/// One check as `status` shows it.
+#[derive(Debug, Clone)]
+pub struct CheckView {
+    pub kind: &'static str,
+    /// "passing", "failing", "value" or "unknown" (no result yet).
+    pub state: &'static str,
+    pub value: Option<i64>,
+    pub last_result: Option<String>,
+    pub changed_at: Option<tokio::time::Instant>,
 }
 
 impl Drop for Running {
@@ -109,6 +124,8 @@ impl Checks {
                         spec: spec.clone(),
                         id,
                         task,
+                        last_result: None,
+                        changed_at: None,
                     });
                 }
             }
@@ -127,6 +144,25 @@ impl Checks {
             .get(index)
             .map(|r| r.spec.name.as_str())
             .unwrap_or("?")
+    }
+
+    /// One check as `status` shows it.
+    pub fn view(&self, index: CheckIndex) -> Option<CheckView> {
+        let running = self.running.get(index)?;
+        let verdict = self.policy.verdict(index)?;
+        let state = match (verdict.known, verdict.value, verdict.up) {
+            (false, _, _) => "unknown",
+            (true, Some(_), _) => "value",
+            (true, None, true) => "passing",
+            (true, None, false) => "failing",
+        };
+        Some(CheckView {
+            kind: running.spec.kind.as_str(),
+            state,
+            value: verdict.value,
+            last_result: running.last_result.clone(),
+            changed_at: running.changed_at,
+        })
     }
 
     pub fn health(&self, tracked: &[CheckIndex]) -> Health {
@@ -201,7 +237,15 @@ impl Checks {
         index: CheckIndex,
         observation: &Observation,
     ) -> Option<(CheckIndex, Change)> {
+        if let Some(running) = self.running.get_mut(index) {
+            running.last_result = Some(match observation {
+                Observation::Pass => "pass".to_owned(),
+                Observation::Fail(reason) => reason.clone(),
+                Observation::Value(value) => value.to_string(),
+            });
+        }
         let change = self.policy.observe(index, observation)?;
+        self.running[index].changed_at = Some(tokio::time::Instant::now());
         let spec = &self.running[index].spec;
         let kind = spec.kind.as_str();
         match &change {

@@ -7,6 +7,7 @@
 //! must not make protocol decisions: those are the core's (`crate::proto`).
 
 mod clock;
+mod control;
 mod events;
 mod executor;
 mod health;
@@ -83,15 +84,19 @@ const STOP_HANDOVER_LIMIT: std::time::Duration = std::time::Duration::from_secs(
 
 /// Run the daemon until SIGTERM/SIGINT, on a single-threaded runtime (the work is tiny
 /// and one thread keeps the ordering of actions trivial to reason about).
-pub fn run(config_path: &Path) -> Result<(), DaemonError> {
+///
+/// `control_socket` overrides `global.control_socket` (to run several daemons on one
+/// host, as the namespace tests do).
+pub fn run(config_path: &Path, control_socket: Option<PathBuf>) -> Result<(), DaemonError> {
     let config = config::load(config_path)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| DaemonError::io("cannot start the runtime", e))?;
     runtime.block_on(async move {
-        let mut daemon = Daemon::start(config_path.to_path_buf(), config).await?;
+        let mut daemon = Daemon::start(config_path.to_path_buf(), config, control_socket).await?;
         systemd::notify(systemd::READY);
+        daemon.notify_status();
         daemon.run().await
     })
 }
@@ -133,13 +138,25 @@ struct Daemon {
     /// Who runs check scripts and notify hooks.
     run_as: RunAs,
     checks: Checks,
+    /// Requests from the control socket's connections.
+    control_rx: mpsc::Receiver<control::LoopRequest>,
+    /// Kept open while the daemon runs; dropping it removes the socket file.
+    control: Option<control::ControlSocket>,
+    /// `global.control_socket` as it was at start (a change needs a restart).
+    control_configured: Option<PathBuf>,
+    /// When the running configuration was loaded, and the last reload's outcome.
+    config_info: control::ConfigInfo,
     /// The last time a packet or timer was handed to each router's core: a packet's
     /// receive time is never earlier, so each router sees its events in order.
     handed: HashMap<RouterId, Instant>,
 }
 
 impl Daemon {
-    async fn start(config_path: PathBuf, config: Config) -> Result<Daemon, DaemonError> {
+    async fn start(
+        config_path: PathBuf,
+        config: Config,
+        control_socket: Option<PathBuf>,
+    ) -> Result<Daemon, DaemonError> {
         let netlink = Netlink::new().map_err(|e| DaemonError::Setup(e.to_string()))?;
         let (packets_tx, packets_rx) = mpsc::channel(1024);
         let run_as = resolve_script_user(&config)?;
@@ -158,6 +175,28 @@ impl Daemon {
                 }
                 None => None,
             };
+        // A socket the operator asked for must work; the default one is a convenience
+        // that must not stop a daemon run by hand as an unprivileged user.
+        let chosen = control_socket.is_some() || config.global.control_socket.is_some();
+        let control_path = control_socket.unwrap_or_else(|| config.global.control_socket_path());
+        let (control_tx, control_rx) = mpsc::channel(control::QUEUE);
+        let control = match control::ControlSocket::bind(&control_path, control_tx, netlink.clone())
+        {
+            Ok(control) => Some(control),
+            Err(e) if !chosen => {
+                warn!(
+                    "control socket {}: {e}; `floatip status` and `floatip reload` will not work",
+                    control_path.display()
+                );
+                None
+            }
+            Err(e) => {
+                return Err(DaemonError::io(
+                    format!("control socket {}", control_path.display()),
+                    e,
+                ));
+            }
+        };
         let checks = Checks::start(&config.checks, &run_as);
         let mut daemon = Daemon {
             config_path,
@@ -172,6 +211,10 @@ impl Daemon {
             shutting_down: false,
             run_as,
             checks,
+            control_rx,
+            control,
+            control_configured: config.global.control_socket.clone(),
+            config_info: control::ConfigInfo::now(),
             handed: HashMap::new(),
         };
         daemon.exec.remove_stale_nft().await;
@@ -183,9 +226,14 @@ impl Daemon {
         for unit in 0..daemon.units.len() {
             daemon.start_unit(unit, now).await;
         }
+        let control = daemon
+            .control
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |c| c.path().display().to_string());
         info!(
             config = %daemon.config_path.display(),
             routers = daemon.routers.len(),
+            control_socket = %control,
             "floatip {} started",
             env!("CARGO_PKG_VERSION")
         );
@@ -381,9 +429,7 @@ impl Daemon {
                         // stop would never end.
                         warn!("SIGHUP while stopping: reload ignored");
                     } else {
-                        systemd::notify(systemd::RELOADING);
-                        self.reload().await;
-                        systemd::notify(systemd::READY);
+                        self.reload_notified().await;
                     }
                 }
                 // Pinged only while the loop turns: a stuck loop is restarted.
@@ -392,6 +438,9 @@ impl Daemon {
                 Some(event) = net_events.next() => self.on_net_event(event).await,
                 report = self.checks.next() => self.on_check_report(report).await,
                 Some(packet) = self.packets_rx.recv() => self.on_packet(packet).await,
+                // Last: nothing a client asks comes before the protocol's work.
+                client = self.exec.next_event_client() => self.greet_event_client(client),
+                Some(request) = self.control_rx.recv() => self.on_control(request).await,
             }
         }
         self.cleanup().await;
@@ -657,11 +706,15 @@ impl Daemon {
         })
     }
 
-    /// Give a unit's actions to the executor.
+    /// Give a unit's actions to the executor; after a transition, tell systemd the new
+    /// summary.
     async fn execute(&mut self, unit: usize, actions: Vec<(usize, Action)>) {
         let Some(unit) = self.units.get(unit) else {
             return;
         };
+        let transition = actions
+            .iter()
+            .any(|(_, a)| matches!(a, Action::Transition { .. }));
         let target = Target {
             routers: &mut self.routers,
             netlink: &self.netlink,
@@ -669,6 +722,49 @@ impl Daemon {
             now: self.clock.now(),
         };
         self.exec.execute(target, actions).await;
+        if transition {
+            self.notify_status();
+        }
+    }
+
+    /// `STATUS=web: MASTER, web6: BACKUP` for `systemctl status`.
+    fn notify_status(&self) {
+        if systemd::enabled() {
+            systemd::notify(&format!("STATUS={}", self.summary_line()));
+        }
+    }
+
+    /// A client connected to the event socket: its first line is the status now.
+    fn greet_event_client(&self, client: u64) {
+        let Some(socket) = self.exec.event_socket() else {
+            return;
+        };
+        let status = self
+            .status_draft(None)
+            .ok()
+            .and_then(|draft| serde_json::to_value(draft.report).ok());
+        let mut line = serde_json::json!({"event": "snapshot", "status": status});
+        line["time"] = serde_json::json!((control::unix_now() * 1000.0).round() / 1000.0);
+        socket.greet(client, &line.to_string());
+    }
+
+    /// A reload, told to systemd (RELOADING=1 with the time, READY=1 after, the new
+    /// summary) and remembered for `status`.
+    async fn reload_notified(&mut self) -> crate::control::ReloadOutcome {
+        systemd::notify(&systemd::reloading());
+        let outcome = self.reload().await;
+        let at = control::unix_now();
+        if outcome.applied {
+            self.config_info.loaded_unix = at;
+        }
+        self.config_info.last_reload = Some(crate::control::report::ReloadReport {
+            at_unix: at,
+            applied: outcome.applied,
+            error: outcome.error.clone(),
+        });
+        systemd::notify(systemd::READY);
+        self.notify_status();
+        outcome
     }
 
     /// The checks a router tracks, by index.
@@ -861,18 +957,25 @@ impl Daemon {
 
     /// SIGHUP: load the file again (an invalid one is logged and the running
     /// configuration stays), plan what changes, log the plan and carry it out.
-    async fn reload(&mut self) {
+    async fn reload(&mut self) -> crate::control::ReloadOutcome {
         let (config, run_as) = match load_for_reload(&self.config_path) {
             Ok(loaded) => loaded,
             Err(e) => {
                 error!("reload rejected, the running configuration stays:{e}");
-                return;
+                return crate::control::ReloadOutcome {
+                    applied: false,
+                    kept_running: true,
+                    error: Some(e.trim().to_owned()),
+                };
             }
         };
         info!(config = %self.config_path.display(), "reloading");
         if config.global.event_socket.as_deref() != self.exec.event_socket().map(EventSocket::path)
         {
             warn!("global.event_socket changed: that takes effect when floatip restarts");
+        }
+        if config.global.control_socket != self.control_configured {
+            warn!("global.control_socket changed: that takes effect when floatip restarts");
         }
         let user_changed = run_as != self.run_as;
         self.run_as = run_as;
@@ -950,6 +1053,11 @@ impl Daemon {
             }
         }
         self.drop_retired();
+        crate::control::ReloadOutcome {
+            applied: true,
+            kept_running: false,
+            error: None,
+        }
     }
 
     /// One router's status: the core's snapshot with its name, counters and checks.

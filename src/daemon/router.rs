@@ -244,6 +244,19 @@ impl RouterIo {
         self.link_up
     }
 
+    /// Each virtual address with its prefix length, the name of the interface it is
+    /// added on and that interface's index (for `status`).
+    pub fn vip_locations(&self) -> Vec<(IpAddr, u8, String, u32)> {
+        self.vips
+            .iter()
+            .zip(&self.spec.addresses)
+            .map(|(vip, spec)| {
+                let device = spec.device.as_ref().unwrap_or(&self.spec.interface);
+                (vip.address, vip.prefix_len, device.clone(), vip.ifindex)
+            })
+            .collect()
+    }
+
     pub fn vip_addresses(&self) -> Vec<IpAddr> {
         self.vips.iter().map(|v| v.address).collect()
     }

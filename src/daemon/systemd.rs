@@ -1,6 +1,6 @@
-//! systemd integration: the notification protocol (`sd_notify`: READY=1, RELOADING=1,
-//! STOPPING=1 and watchdog pings, datagrams to the socket named by `$NOTIFY_SOCKET`),
-//! and the journal's conventions for a service's stderr (`<N>` priority prefixes).
+//! systemd integration: the notification protocol (`sd_notify`: READY=1, RELOADING=1
+//! with MONOTONIC_USEC=, STATUS=, STOPPING=1 and watchdog pings, datagrams to the
+//! socket named by `$NOTIFY_SOCKET`), and the journal's conventions for a service's stderr (`<N>` priority prefixes).
 //!
 //! Owns only the wire formats and the watchdog timer; when and why to notify is the
 //! event loop's decision. Without `$NOTIFY_SOCKET` (not started by systemd, or the
@@ -23,6 +23,23 @@ pub const RELOADING: &str = "RELOADING=1";
 pub const STOPPING: &str = "STOPPING=1";
 /// The event loop is alive.
 pub const WATCHDOG: &str = "WATCHDOG=1";
+
+/// Whether there is a service manager to notify.
+pub fn enabled() -> bool {
+    std::env::var_os("NOTIFY_SOCKET").is_some()
+}
+
+/// RELOADING=1 with the time it starts (`MONOTONIC_USEC=`, CLOCK_MONOTONIC), which
+/// systemd ≥ 253 requires to tie the reload to the request that caused it.
+pub fn reloading() -> String {
+    let usec = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| {
+            u64::try_from(t.tv_sec()).unwrap_or(0) * 1_000_000
+                + u64::try_from(t.tv_nsec()).unwrap_or(0) / 1000
+        })
+        .unwrap_or(0);
+    format!("{RELOADING}\nMONOTONIC_USEC={usec}")
+}
 
 /// Send one state string to the service manager, if there is one.
 pub fn notify(state: &str) {
@@ -213,6 +230,19 @@ mod tests {
         assert_eq!(syslog_priority(Level::WARN), 4);
         assert_eq!(syslog_priority(Level::INFO), 6);
         assert_eq!(syslog_priority(Level::TRACE), 7);
+    }
+
+    #[test]
+    fn reloading_carries_the_monotonic_time() {
+        let text = reloading();
+        let (first, second) = text.split_once('\n').unwrap();
+        assert_eq!(first, "RELOADING=1");
+        let usec: u64 = second
+            .strip_prefix("MONOTONIC_USEC=")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(usec > 0);
     }
 
     #[test]

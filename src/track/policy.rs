@@ -97,6 +97,17 @@ impl Check {
     }
 }
 
+/// A check's state as `status` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// A result has arrived (before that, the configured initial state holds).
+    pub known: bool,
+    /// A pass/fail check counts as passing.
+    pub up: bool,
+    /// A file check's value.
+    pub value: Option<i64>,
+}
+
 /// One check's state, opaque, as `Policy::save` returns it.
 #[derive(Debug, Clone)]
 pub struct Saved(Option<Check>);
@@ -215,6 +226,15 @@ impl Policy {
         if let Some(c) = self.checks.get_mut(check) {
             c.pending = true;
         }
+    }
+
+    /// A check's state as `status` shows it.
+    pub fn verdict(&self, check: CheckIndex) -> Option<Verdict> {
+        self.checks.get(check).map(|c| Verdict {
+            known: c.known && !c.pending,
+            up: c.up,
+            value: c.valued.then_some(c.value),
+        })
     }
 
     /// Whether a check has given its first result, or does not count yet (`pending`):

@@ -81,6 +81,9 @@ impl Daemon {
         let child = Command::new("ip")
             .args(["netns", "exec", ns])
             .args(argv)
+            // Each daemon its own control socket (they share /run); `floatip status`
+            // run by the test finds it the same way (`Daemon::control_socket`).
+            .env("FLOATIP_CONTROL_SOCKET", dir.join(format!("{name}.ctl")))
             .env("FLOATIP_LOG", log_filter())
             .env("RUST_LOG", log_filter())
             .env("RUST_BACKTRACE", "1")
@@ -111,6 +114,13 @@ impl Daemon {
 
     pub fn pid(&self) -> Pid {
         Pid::from_raw(self.inner.child.borrow().id() as i32)
+    }
+
+    /// Its control socket (`floatip status --socket`).
+    pub fn control_socket(&self) -> PathBuf {
+        self.inner
+            .log
+            .with_file_name(format!("{}.ctl", self.inner.name))
     }
 
     pub fn log_path(&self) -> &Path {

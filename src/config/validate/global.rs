@@ -34,6 +34,13 @@ impl Validator<'_> {
                 "a path for a Unix socket, such as /run/floatip/events.sock",
             );
         }
+        if let Some(path) = &raw.control_socket {
+            global.control_socket = self.absolute_file(
+                "global.control_socket",
+                path,
+                "a path for a Unix socket, such as /run/floatip/control.sock",
+            );
+        }
         global
     }
 }
