@@ -103,7 +103,20 @@ pub struct Global {
     pub script_user: Option<String>,
     /// A Unix stream socket that gets one JSON line per transition and priority change.
     pub event_socket: Option<PathBuf>,
+    /// Where the Prometheus endpoint (`GET /metrics`) listens; `None`: no endpoint.
+    pub metrics: Option<MetricsSpec>,
 }
+
+/// The Prometheus endpoint (`global.metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsSpec {
+    /// Default `DEFAULT_METRICS_LISTEN`.
+    pub listen: std::net::SocketAddr,
+}
+
+/// Where the metrics endpoint listens when `global.metrics` gives no `listen`.
+pub const DEFAULT_METRICS_LISTEN: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9650);
 
 /// One health check (the `checks:` section), with every default applied.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -40,6 +40,16 @@ pub(crate) struct RawGlobal {
     pub script_user: Option<S<String>>,
     #[serde(default)]
     pub event_socket: Option<S<String>>,
+    #[serde(default)]
+    pub metrics: Option<S<RawMetrics>>,
+}
+
+/// The Prometheus endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    #[serde(default)]
+    pub listen: Option<S<String>>,
 }
 
 /// One health check: a name, exactly one kind key, and the common settings.

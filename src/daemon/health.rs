@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use super::status::CheckStatus;
 use crate::config::{CheckKind, CheckSpec};
 use crate::track::policy::{Change, Health, Policy, Rule, Saved};
 use crate::track::{CheckIndex, Observation, Report, RunAs, file, probe, process, script};
@@ -24,6 +25,8 @@ struct Running {
     id: usize,
     /// `None` for interface checks, which the daemon feeds from its netlink watch.
     task: Option<JoinHandle<()>>,
+    /// Failed results counted since this checker started.
+    failures: u64,
 }
 
 impl Drop for Running {
@@ -103,6 +106,7 @@ impl Checks {
                         spec: spec.clone(),
                         id,
                         task,
+                        failures: 0,
                     });
                 }
             }
@@ -125,6 +129,20 @@ impl Checks {
 
     pub fn health(&self, tracked: &[CheckIndex]) -> Health {
         self.policy.health(tracked)
+    }
+
+    /// Every check's state and failure count, in configuration order.
+    pub fn statuses(&self) -> Vec<CheckStatus> {
+        self.running
+            .iter()
+            .enumerate()
+            .map(|(index, r)| CheckStatus {
+                name: r.spec.name.clone(),
+                kind: r.spec.kind.as_str(),
+                up: self.policy.is_up(index),
+                failures: r.failures,
+            })
+            .collect()
     }
 
     /// The interface checks, by index and interface name.
@@ -161,6 +179,9 @@ impl Checks {
         index: CheckIndex,
         observation: &Observation,
     ) -> Option<(CheckIndex, Change)> {
+        if let (Observation::Fail(_), Some(running)) = (observation, self.running.get_mut(index)) {
+            running.failures += 1;
+        }
         let change = self.policy.observe(index, observation)?;
         let spec = &self.running[index].spec;
         let kind = spec.kind.as_str();

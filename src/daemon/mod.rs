@@ -11,6 +11,7 @@ mod events;
 mod executor;
 mod health;
 mod hooks;
+mod metrics;
 mod nft;
 mod ratelimit;
 mod reload_plan;
@@ -22,11 +23,12 @@ mod timer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use thiserror::Error;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, debug, error, info, warn};
 
 use crate::config::{self, Config, ConfigError, RouterSpec};
@@ -44,6 +46,7 @@ use health::Checks;
 use hooks::HookType;
 use reload_plan::Step;
 use router::{Received, RouterId, RouterIo};
+use status::{DaemonStatus, Lateness, ReloadCounters};
 
 /// Why the daemon could not start or had to stop.
 #[derive(Debug, Error)]
@@ -123,6 +126,13 @@ struct Daemon {
     /// Who runs check scripts and notify hooks.
     run_as: RunAs,
     checks: Checks,
+    /// When the process started, in seconds since the Unix epoch.
+    started_at: f64,
+    reloads: ReloadCounters,
+    /// How late the loop woke for protocol deadlines.
+    lateness: Lateness,
+    /// The metrics endpoint and where the loop publishes the status it serves.
+    metrics: Option<(watch::Sender<Arc<DaemonStatus>>, metrics::MetricsServer)>,
 }
 
 impl Daemon {
@@ -159,6 +169,14 @@ impl Daemon {
             shutting_down: false,
             run_as,
             checks,
+            started_at: status::unix_now(),
+            reloads: ReloadCounters {
+                last_ok: true,
+                last_at: status::unix_now(),
+                ..ReloadCounters::default()
+            },
+            lateness: Lateness::default(),
+            metrics: None,
         };
         daemon.exec.remove_stale_nft().await;
         let ids = daemon.open_routers(&config).await?;
@@ -168,6 +186,14 @@ impl Daemon {
         let now = daemon.clock.now();
         for unit in 0..daemon.units.len() {
             daemon.start_unit(unit, now).await;
+        }
+        if let Some(spec) = &config.global.metrics {
+            let (tx, rx) = watch::channel(Arc::new(daemon.status()));
+            let server = metrics::MetricsServer::start(spec.listen, rx)
+                .await
+                .map_err(|e| DaemonError::io(format!("metrics endpoint {}", spec.listen), e))?;
+            info!(listen = %server.local_addr, "metrics endpoint ready: GET /metrics");
+            daemon.metrics = Some((tx, server));
         }
         info!(
             config = %daemon.config_path.display(),
@@ -308,11 +334,18 @@ impl Daemon {
                 }
                 // Pinged only while the loop turns: a stuck loop is restarted.
                 _ = watchdog.tick() => systemd::notify(systemd::WATCHDOG),
-                _ = sleep => self.on_timer().await,
+                _ = sleep => {
+                    if let Some(at) = deadline {
+                        let late = tokio::time::Instant::now().saturating_duration_since(at);
+                        self.lateness.observe(late);
+                    }
+                    self.on_timer().await
+                }
                 Some(event) = net_events.next() => self.on_net_event(event).await,
                 report = self.checks.next() => self.on_check_report(report).await,
                 Some(packet) = self.packets_rx.recv() => self.on_packet(packet).await,
             }
+            self.publish_status();
         }
         self.cleanup().await;
         info!("floatip stopped");
@@ -412,7 +445,7 @@ impl Daemon {
                     .members()
                     .get(member)
                     .is_some_and(Router::holds_addresses);
-                let Some(io) = self.routers.get(&id) else {
+                let Some(io) = self.routers.get_mut(&id) else {
                     continue;
                 };
                 if !holds || index.is_some_and(|i| !io.uses_ifindex(i)) {
@@ -676,9 +709,20 @@ impl Daemon {
             Ok(loaded) => loaded,
             Err(e) => {
                 error!("reload rejected, the running configuration stays:{e}");
+                self.reloads.failed += 1;
+                self.reloads.last_ok = false;
+                self.reloads.last_at = status::unix_now();
                 return;
             }
         };
+        self.reloads.ok += 1;
+        self.reloads.last_ok = true;
+        self.reloads.last_at = status::unix_now();
+        if config.global.metrics.map(|m| m.listen)
+            != self.metrics.as_ref().map(|(_, server)| server.local_addr)
+        {
+            warn!("global.metrics changed: that takes effect when floatip restarts");
+        }
         info!(config = %self.config_path.display(), "reloading");
         if config.global.event_socket.as_deref() != self.exec.event_socket().map(EventSocket::path)
         {
@@ -762,6 +806,61 @@ impl Daemon {
             u.group.members().get(member)
         })?;
         Some(status::RouterStatus::new(io, router, &self.checks))
+    }
+
+    /// Everything metrics read, as one value.
+    fn status(&self) -> DaemonStatus {
+        let mut routers: Vec<_> = self
+            .units
+            .iter()
+            .flat_map(|u| u.ids.iter().zip(u.group.members()))
+            .filter_map(|(id, router)| {
+                let io = self.routers.get(id)?;
+                Some(status::RouterStatus::new(io, router, &self.checks))
+            })
+            .collect();
+        routers.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut hooks: Vec<_> = self
+            .exec
+            .router_hooks
+            .stats()
+            .filter_map(|(id, (runs, failures))| {
+                Some(status::HookStatus {
+                    owner: self.routers.get(id)?.spec().name.clone(),
+                    kind: HookType::Instance.as_str(),
+                    runs,
+                    failures,
+                })
+            })
+            .chain(
+                self.exec
+                    .group_hooks
+                    .stats()
+                    .map(|(name, (runs, failures))| status::HookStatus {
+                        owner: name.clone(),
+                        kind: HookType::Group.as_str(),
+                        runs,
+                        failures,
+                    }),
+            )
+            .collect();
+        hooks.sort_by(|a, b| (a.kind, &a.owner).cmp(&(b.kind, &b.owner)));
+        DaemonStatus {
+            version: env!("CARGO_PKG_VERSION"),
+            started_at: self.started_at,
+            routers,
+            checks: self.checks.statuses(),
+            hooks,
+            reloads: self.reloads.clone(),
+            timer_lateness: self.lateness.clone(),
+        }
+    }
+
+    /// Give the metrics endpoint the status after an event (nothing without one).
+    fn publish_status(&self) {
+        if let Some((tx, _)) = &self.metrics {
+            tx.send_replace(Arc::new(self.status()));
+        }
     }
 
     async fn cleanup(&mut self) {
