@@ -47,6 +47,7 @@ mod http;
 mod icmp;
 pub mod keepalived;
 mod oneshot;
+pub mod prometheus;
 mod vrrp;
 
 #[allow(unused_imports)]
