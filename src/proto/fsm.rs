@@ -1351,6 +1351,36 @@ mod tests {
     }
 
     #[test]
+    fn the_tally_counts_master_changes_and_split_brain_heals() {
+        let at = |ms| Instant::ZERO + Duration::from_millis(ms);
+        let mut r = started(config(None));
+        assert_eq!(r.snapshot().tally.master_changes, 0);
+        // Following .20, then the same again: one change.
+        r.step(heard(ip(20), 200, WITH), at(100));
+        r.step(heard(ip(20), 200, WITH), at(1_100));
+        assert_eq!(r.snapshot().tally.master_changes, 1);
+        // .20 goes silent: we become master ourselves, a second change.
+        r.step(Event::Timer, at(10_000));
+        assert_eq!(r.state(), State::Master);
+        assert_eq!(r.snapshot().tally.master_changes, 2);
+        // A lower-priority master: we assert ourselves at once (advert + announce).
+        let actions = r.step(heard(ip(30), 50, WITH), at(10_500));
+        assert!(
+            actions.contains(&Action::SendAdvert { priority: 100 }),
+            "{actions:?}"
+        );
+        assert_eq!(r.snapshot().tally.split_brain_heals, 1);
+        // Within a quarter interval the answer is rate limited, and not counted.
+        r.step(heard(ip(30), 50, WITH), at(10_510));
+        assert_eq!(r.snapshot().tally.split_brain_heals, 1);
+        // A better master takes over: a third change once we follow it.
+        r.step(heard(ip(40), 200, WITH), at(11_000));
+        assert_eq!(r.state(), State::Backup);
+        r.step(heard(ip(40), 200, WITH), at(12_000));
+        assert_eq!(r.snapshot().tally.master_changes, 3);
+    }
+
+    #[test]
     fn a_backup_follows_the_lesser_master_once_the_best_one_is_silent() {
         // Priority 100, interval 1 s: master_down = 3 s + skew (0.609 s).
         let mut r = started(config(None));
