@@ -357,3 +357,56 @@ fn global_settings() {
         "not an absolute file path",
     );
 }
+
+#[test]
+fn metrics_endpoint_is_off_by_default_and_listens_where_told() {
+    let base = "  - {name: web, interface: eth0, vrid: 51, addresses: [192.0.2.100/24]}";
+    let off = ok(&yaml(&["routers:", base]));
+    assert_eq!(off.global.metrics, None);
+    let default = ok(&yaml(&["global:", "  metrics: {}", "routers:", base]));
+    assert_eq!(
+        default
+            .global
+            .metrics
+            .map(|m| m.listen.to_string())
+            .as_deref(),
+        Some("127.0.0.1:9650")
+    );
+    let v6 = ok(&yaml(&[
+        "global:",
+        "  metrics: {listen: '[2001:db8::1]:9100'}",
+        "routers:",
+        base,
+    ]));
+    assert_eq!(
+        v6.global.metrics.map(|m| m.listen.to_string()).as_deref(),
+        Some("[2001:db8::1]:9100")
+    );
+    for (bad, column) in [
+        ("localhost:9650", 13),
+        ("127.0.0.1", 13),
+        ("127.0.0.1:0", 13),
+    ] {
+        let d = one_error(&yaml(&[
+            "global:",
+            "  metrics:",
+            &format!("    listen: {bad}"),
+            "routers:",
+            base,
+        ]));
+        assert_diag(
+            &d,
+            3,
+            column,
+            "global.metrics.listen",
+            "is not an address:port",
+        );
+    }
+    let d = one_error(&yaml(&[
+        "global:",
+        "  metrics: {port: 9650}",
+        "routers:",
+        base,
+    ]));
+    assert!(d.to_string().contains("port"), "{d}");
+}

@@ -110,6 +110,8 @@ pub struct Global {
     /// The control socket (`floatip status`, `floatip reload`); `None`:
     /// `DEFAULT_CONTROL_SOCKET`.
     pub control_socket: Option<PathBuf>,
+    /// Where the Prometheus endpoint (`GET /metrics`) listens; `None`: no endpoint.
+    pub metrics: Option<MetricsSpec>,
 }
 
 /// Where the control socket is when `global.control_socket` does not say.
@@ -123,6 +125,17 @@ impl Global {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_CONTROL_SOCKET))
     }
 }
+
+/// The Prometheus endpoint (`global.metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsSpec {
+    /// Default `DEFAULT_METRICS_LISTEN`.
+    pub listen: std::net::SocketAddr,
+}
+
+/// Where the metrics endpoint listens when `global.metrics` gives no `listen`.
+pub const DEFAULT_METRICS_LISTEN: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9650);
 
 /// One health check (the `checks:` section), with every default applied.
 #[derive(Debug, Clone, PartialEq, Eq)]

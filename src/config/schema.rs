@@ -42,6 +42,15 @@ pub(crate) struct RawGlobal {
     pub event_socket: Option<S<String>>,
     #[serde(default)]
     pub control_socket: Option<S<String>>,
+    pub metrics: Option<S<RawMetrics>>,
+}
+
+/// The Prometheus endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    #[serde(default)]
+    pub listen: Option<S<String>>,
 }
 
 /// One health check: a name, exactly one kind key, and the common settings.

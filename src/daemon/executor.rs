@@ -67,6 +67,13 @@ impl<K: std::hash::Hash + Eq + Clone> HookTable<K> {
         self.hooks.remove(key);
     }
 
+    /// Each owner's hook commands run and failed so far.
+    pub fn stats(&self) -> impl Iterator<Item = (&K, (u64, u64))> {
+        self.hooks
+            .iter()
+            .map(|(key, (_, hooks))| (key, hooks.stats()))
+    }
+
     fn get(&self, key: &K) -> Option<&Hooks> {
         self.hooks.get(key).map(|(_, hooks)| hooks)
     }
@@ -179,6 +186,12 @@ impl Executor {
             Action::Transition { from, to, reason } => {
                 info!("state change {from} -> {to}: {reason}");
                 io.counters.transitions += 1;
+                *io.counters
+                    .transitions_between
+                    .entry(from.label())
+                    .or_default()
+                    .entry(to.label())
+                    .or_default() += 1;
                 let priority = router.effective_priority();
                 if let Some(hooks) = self.router_hooks.get(&id) {
                     hooks.notify(*to, priority);

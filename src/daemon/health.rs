@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use super::status::CheckStatus;
 use crate::config::{CheckKind, CheckSpec};
 use crate::track::policy::{Change, Health, Policy, Rule, Saved};
 use crate::track::{CheckIndex, Observation, Report, RunAs, file, probe, process, script};
@@ -34,6 +35,8 @@ struct Running {
     last_result: Option<String>,
     /// When the check's state last changed.
     changed_at: Option<tokio::time::Instant>,
+    /// Failed results counted since this checker started.
+    failures: u64,
 }
 
 /// One check as `status` shows it.
@@ -126,6 +129,7 @@ impl Checks {
                         task,
                         last_result: None,
                         changed_at: None,
+                        failures: 0,
                     });
                 }
             }
@@ -167,6 +171,20 @@ impl Checks {
 
     pub fn health(&self, tracked: &[CheckIndex]) -> Health {
         self.policy.health(tracked)
+    }
+
+    /// Every check's state and failure count, in configuration order.
+    pub fn statuses(&self) -> Vec<CheckStatus> {
+        self.running
+            .iter()
+            .enumerate()
+            .map(|(index, r)| CheckStatus {
+                name: r.spec.name.clone(),
+                kind: r.spec.kind.as_str(),
+                up: self.policy.is_up(index),
+                failures: r.failures,
+            })
+            .collect()
     }
 
     /// Whether every check of `tracked` has given its first result.
@@ -243,6 +261,9 @@ impl Checks {
                 Observation::Fail(reason) => reason.clone(),
                 Observation::Value(value) => value.to_string(),
             });
+        }
+        if let (Observation::Fail(_), Some(running)) = (observation, self.running.get_mut(index)) {
+            running.failures += 1;
         }
         let change = self.policy.observe(index, observation)?;
         self.running[index].changed_at = Some(tokio::time::Instant::now());

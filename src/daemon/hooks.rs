@@ -18,6 +18,7 @@
 //! unstartable hook never changes VRRP state, and nothing here reports back to the
 //! daemon. Running a command (user, process group, timeout) is `track::exec`'s.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -94,10 +95,20 @@ impl Queue {
     }
 }
 
+/// How many hook commands ran, and how many of those failed (a non-zero exit, a
+/// signal, a timeout or a command that could not start).
+#[derive(Debug, Default)]
+pub struct HookStats {
+    pub runs: AtomicU64,
+    pub failures: AtomicU64,
+}
+
 /// The notify hooks of one router or sync group: a queue and the worker that drains it.
 ///
 /// Dropping it without `finish` lets the worker run what is queued, then end.
 pub struct Hooks {
+    /// Hooks run and failed, counted by the worker, read for metrics.
+    stats: Arc<HookStats>,
     queue: Arc<Mutex<Queue>>,
     /// Wakes the worker: a transition was queued, or the queue closed.
     wake: Arc<Notify>,
@@ -110,6 +121,8 @@ impl Hooks {
     pub fn start(kind: HookType, name: String, spec: NotifySpec, run_as: RunAs) -> Hooks {
         let queue = Arc::new(Mutex::new(Queue::default()));
         let wake = Arc::new(Notify::new());
+        let stats = Arc::new(HookStats::default());
+        let worker_stats = Arc::clone(&stats);
         let span = info_span!("notify", r#type = kind.as_str(), name = %name);
         let (worker_queue, worker_wake) = (Arc::clone(&queue), Arc::clone(&wake));
         let worker = tokio::spawn(
@@ -143,12 +156,13 @@ impl Hooks {
                             latest.priority
                         );
                     }
-                    run_transition(kind, &name, &spec, &run_as, transition).await;
+                    run_transition(kind, &name, &spec, &run_as, transition, &worker_stats).await;
                 }
             }
             .instrument(span),
         );
         Hooks {
+            stats,
             queue,
             wake,
             worker: Some(worker),
@@ -169,6 +183,14 @@ impl Hooks {
         queue.push(Transition { state, priority });
         drop(queue);
         self.wake.notify_one();
+    }
+
+    /// Hook commands run and failed so far.
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.stats.runs.load(Ordering::Relaxed),
+            self.stats.failures.load(Ordering::Relaxed),
+        )
     }
 
     /// Transitions waiting to start (for tests of the bound).
@@ -229,7 +251,14 @@ async fn run_transition(
     spec: &NotifySpec,
     run_as: &RunAs,
     transition: Transition,
+    stats: &HookStats,
 ) {
+    let count = |ok: bool| {
+        stats.runs.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            stats.failures.fetch_add(1, Ordering::Relaxed);
+        }
+    };
     let state = transition.state;
     let per_state = match state {
         State::Initialize => &None,
@@ -239,7 +268,7 @@ async fn run_transition(
         State::Stopped => &spec.stop,
     };
     if let Some(argv) = per_state {
-        run_hook(argv, state, run_as, spec.timeout).await;
+        count(run_hook(argv, state, run_as, spec.timeout).await);
     }
     if let Some(command) = &spec.command {
         let mut argv = command.clone();
@@ -249,11 +278,12 @@ async fn run_transition(
             state.notify_name().to_string(),
             transition.priority.to_string(),
         ]);
-        run_hook(&argv, state, run_as, spec.timeout).await;
+        count(run_hook(&argv, state, run_as, spec.timeout).await);
     }
 }
 
-async fn run_hook(argv: &[String], state: State, run_as: &RunAs, timeout: Duration) {
+/// Runs one hook command; true if it succeeded.
+async fn run_hook(argv: &[String], state: State, run_as: &RunAs, timeout: Duration) -> bool {
     let result = exec::run(argv, run_as, timeout).await;
     let command = argv.join(" ");
     let state = state.notify_name();
@@ -263,8 +293,9 @@ async fn run_hook(argv: &[String], state: State, run_as: &RunAs, timeout: Durati
     ));
     // `None` leaves the field out.
     let output = result.first_line();
+    let ok = result.outcome.is_success();
     match &result.outcome {
-        outcome if outcome.is_success() => {
+        _ if ok => {
             info!(state, command, elapsed, "notify hook ran");
         }
         Outcome::TimedOut(after) => {
@@ -283,6 +314,7 @@ async fn run_hook(argv: &[String], state: State, run_as: &RunAs, timeout: Durati
             );
         }
     }
+    ok
 }
 
 #[cfg(test)]

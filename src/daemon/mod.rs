@@ -12,6 +12,7 @@ mod events;
 mod executor;
 mod health;
 mod hooks;
+mod metrics;
 mod nft;
 mod ratelimit;
 mod reload_plan;
@@ -23,11 +24,12 @@ mod timer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use thiserror::Error;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, debug, error, info, warn};
 
 use crate::config::{self, Config, ConfigError, RouterSpec};
@@ -45,6 +47,7 @@ use health::Checks;
 use hooks::HookType;
 use reload_plan::Step;
 use router::{Received, RouterId, RouterIo};
+use status::{DaemonStatus, Lateness, ReloadCounters};
 
 /// Why the daemon could not start or had to stop.
 #[derive(Debug, Error)]
@@ -146,6 +149,13 @@ struct Daemon {
     control_configured: Option<PathBuf>,
     /// When the running configuration was loaded, and the last reload's outcome.
     config_info: control::ConfigInfo,
+    /// When the process started, in seconds since the Unix epoch.
+    started_at: f64,
+    reloads: ReloadCounters,
+    /// How late the loop woke for protocol deadlines.
+    lateness: Lateness,
+    /// The metrics endpoint and where the loop publishes the status it serves.
+    metrics: Option<(watch::Sender<Arc<DaemonStatus>>, metrics::MetricsServer)>,
     /// The last time a packet or timer was handed to each router's core: a packet's
     /// receive time is never earlier, so each router sees its events in order.
     handed: HashMap<RouterId, Instant>,
@@ -215,6 +225,14 @@ impl Daemon {
             control,
             control_configured: config.global.control_socket.clone(),
             config_info: control::ConfigInfo::now(),
+            started_at: status::unix_now(),
+            reloads: ReloadCounters {
+                last_ok: true,
+                last_at: status::unix_now(),
+                ..ReloadCounters::default()
+            },
+            lateness: Lateness::default(),
+            metrics: None,
             handed: HashMap::new(),
         };
         daemon.exec.remove_stale_nft().await;
@@ -230,6 +248,14 @@ impl Daemon {
             .control
             .as_ref()
             .map_or_else(|| "none".to_owned(), |c| c.path().display().to_string());
+        if let Some(spec) = &config.global.metrics {
+            let (tx, rx) = watch::channel(Arc::new(daemon.status()));
+            let server = metrics::MetricsServer::start(spec.listen, rx)
+                .await
+                .map_err(|e| DaemonError::io(format!("metrics endpoint {}", spec.listen), e))?;
+            info!(listen = %server.local_addr, "metrics endpoint ready: GET /metrics");
+            daemon.metrics = Some((tx, server));
+        }
         info!(
             config = %daemon.config_path.display(),
             routers = daemon.routers.len(),
@@ -434,7 +460,13 @@ impl Daemon {
                 }
                 // Pinged only while the loop turns: a stuck loop is restarted.
                 _ = watchdog.tick() => systemd::notify(systemd::WATCHDOG),
-                _ = sleep => self.on_timer().await,
+                _ = sleep => {
+                    if let Some(at) = deadline {
+                        let late = tokio::time::Instant::now().saturating_duration_since(at);
+                        self.lateness.observe(late);
+                    }
+                    self.on_timer().await
+                }
                 Some(event) = net_events.next() => self.on_net_event(event).await,
                 report = self.checks.next() => self.on_check_report(report).await,
                 Some(packet) = self.packets_rx.recv() => self.on_packet(packet).await,
@@ -442,6 +474,7 @@ impl Daemon {
                 client = self.exec.next_event_client() => self.greet_event_client(client),
                 Some(request) = self.control_rx.recv() => self.on_control(request).await,
             }
+            self.publish_status();
         }
         self.cleanup().await;
         info!("floatip stopped");
@@ -617,7 +650,7 @@ impl Daemon {
                     .members()
                     .get(member)
                     .is_some_and(Router::holds_addresses);
-                let Some(io) = self.routers.get(&id) else {
+                let Some(io) = self.routers.get_mut(&id) else {
                     continue;
                 };
                 if !holds || index.is_some_and(|i| !io.uses_ifindex(i)) {
@@ -962,6 +995,9 @@ impl Daemon {
             Ok(loaded) => loaded,
             Err(e) => {
                 error!("reload rejected, the running configuration stays:{e}");
+                self.reloads.failed += 1;
+                self.reloads.last_ok = false;
+                self.reloads.last_at = status::unix_now();
                 return crate::control::ReloadOutcome {
                     applied: false,
                     kept_running: true,
@@ -969,6 +1005,14 @@ impl Daemon {
                 };
             }
         };
+        self.reloads.ok += 1;
+        self.reloads.last_ok = true;
+        self.reloads.last_at = status::unix_now();
+        if config.global.metrics.map(|m| m.listen)
+            != self.metrics.as_ref().map(|(_, server)| server.local_addr)
+        {
+            warn!("global.metrics changed: that takes effect when floatip restarts");
+        }
         info!(config = %self.config_path.display(), "reloading");
         if config.global.event_socket.as_deref() != self.exec.event_socket().map(EventSocket::path)
         {
@@ -1068,6 +1112,61 @@ impl Daemon {
             u.group.members().get(member)
         })?;
         Some(status::RouterStatus::new(io, router, &self.checks))
+    }
+
+    /// Everything metrics read, as one value.
+    fn status(&self) -> DaemonStatus {
+        let mut routers: Vec<_> = self
+            .units
+            .iter()
+            .flat_map(|u| u.ids.iter().zip(u.group.members()))
+            .filter_map(|(id, router)| {
+                let io = self.routers.get(id)?;
+                Some(status::RouterStatus::new(io, router, &self.checks))
+            })
+            .collect();
+        routers.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut hooks: Vec<_> = self
+            .exec
+            .router_hooks
+            .stats()
+            .filter_map(|(id, (runs, failures))| {
+                Some(status::HookStatus {
+                    owner: self.routers.get(id)?.spec().name.clone(),
+                    kind: HookType::Instance.as_str(),
+                    runs,
+                    failures,
+                })
+            })
+            .chain(
+                self.exec
+                    .group_hooks
+                    .stats()
+                    .map(|(name, (runs, failures))| status::HookStatus {
+                        owner: name.clone(),
+                        kind: HookType::Group.as_str(),
+                        runs,
+                        failures,
+                    }),
+            )
+            .collect();
+        hooks.sort_by(|a, b| (a.kind, &a.owner).cmp(&(b.kind, &b.owner)));
+        DaemonStatus {
+            version: env!("CARGO_PKG_VERSION"),
+            started_at: self.started_at,
+            routers,
+            checks: self.checks.statuses(),
+            hooks,
+            reloads: self.reloads.clone(),
+            timer_lateness: self.lateness.clone(),
+        }
+    }
+
+    /// Give the metrics endpoint the status after an event (nothing without one).
+    fn publish_status(&self) {
+        if let Some((tx, _)) = &self.metrics {
+            tx.send_replace(Arc::new(self.status()));
+        }
     }
 
     async fn cleanup(&mut self) {

@@ -99,6 +99,8 @@ pub struct Counters {
     /// Rounds of gratuitous ARP / NA sent.
     pub announcements: u64,
     pub transitions: u64,
+    /// Transitions by from and to (lower-case state names).
+    pub transitions_between: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
 }
 
 /// A virtual address resolved to the interface it is added on.
@@ -127,6 +129,9 @@ pub struct RouterIo {
     /// The addresses as last added while the core held them (what `reconcile` compares
     /// a changed configuration with); empty while not holding them.
     installed: Vec<Vip>,
+    /// Whether each virtual address was on its interface when last added, removed or
+    /// read (absent: not yet known).
+    verified: BTreeMap<IpAddr, bool>,
     pub counters: Counters,
     pub limit: RateLimit,
     /// Whether the "set unicast.max_hops" hint was logged (once per router).
@@ -215,6 +220,7 @@ impl RouterIo {
             link_up: true,
             retired: false,
             installed: Vec::new(),
+            verified: BTreeMap::new(),
             counters: Counters::default(),
             limit: RateLimit::new(Duration::from_secs(10)),
             ttl_hint_given: false,
@@ -253,6 +259,20 @@ impl RouterIo {
             .map(|(vip, spec)| {
                 let device = spec.device.as_ref().unwrap_or(&self.spec.interface);
                 (vip.address, vip.prefix_len, device.clone(), vip.ifindex)
+            })
+            .collect()
+    }
+
+    /// Each configured address and whether it was present when last added, removed or
+    /// read (false until known).
+    pub fn addresses_present(&self) -> Vec<(IpAddr, bool)> {
+        self.vips
+            .iter()
+            .map(|v| {
+                (
+                    v.address,
+                    self.verified.get(&v.address).copied().unwrap_or(false),
+                )
             })
             .collect()
     }
@@ -355,29 +375,40 @@ impl RouterIo {
 
     /// Our addresses that are not on their interface (unreadable ones count as present:
     /// the next event reads again).
-    pub async fn missing_addresses(&self, netlink: &Netlink) -> Vec<IpAddr> {
+    pub async fn missing_addresses(&mut self, netlink: &Netlink) -> Vec<IpAddr> {
         let mut missing = Vec::new();
         for vip in &self.vips {
-            if let Ok(false) = has_address(netlink, vip).await {
-                missing.push(vip.address);
+            match has_address(netlink, vip).await {
+                Ok(false) => missing.push(vip.address),
+                Ok(true) => {
+                    self.verified.insert(vip.address, true);
+                }
+                Err(_) => {}
             }
+        }
+        for address in &missing {
+            self.verified.insert(*address, false);
         }
         missing
     }
 
     /// Add every configured address.
     pub async fn add_addresses(&mut self, netlink: &Netlink) {
+        let mut added = Vec::new();
         for vip in &self.vips {
-            self.add_vip(vip, netlink).await;
+            added.push((vip.address, self.add_vip(vip, netlink).await));
         }
+        self.verified.extend(added);
         self.installed = self.vips.clone();
     }
 
     /// Remove every configured address (and any added under an older configuration).
     pub async fn remove_addresses(&mut self, netlink: &Netlink) {
+        let mut removed = Vec::new();
         for vip in &self.vips {
-            self.remove_vip(vip, netlink).await;
+            removed.push((vip.address, !self.remove_vip(vip, netlink).await));
         }
+        self.verified.extend(removed);
         let same = |a: &Vip, b: &Vip| a.address == b.address && a.prefix_len == b.prefix_len;
         for vip in std::mem::take(&mut self.installed) {
             if !self.vips.iter().any(|v| same(v, &vip)) {
@@ -387,13 +418,15 @@ impl RouterIo {
     }
 
     /// Add these configured addresses again.
-    pub async fn restore_addresses(&self, addresses: &[IpAddr], netlink: &Netlink) {
+    pub async fn restore_addresses(&mut self, addresses: &[IpAddr], netlink: &Netlink) {
+        let mut added = Vec::new();
         for vip in self.vips.iter().filter(|v| addresses.contains(&v.address)) {
             self.span.in_scope(|| {
                 warn!(address = %vip.address, "virtual address was removed by someone else while master; adding it back")
             });
-            self.add_vip(vip, netlink).await;
+            added.push((vip.address, self.add_vip(vip, netlink).await));
         }
+        self.verified.extend(added);
     }
 
     /// Make the addresses added match the configuration: add the new ones first, then
@@ -401,9 +434,11 @@ impl RouterIo {
     pub async fn reconcile_addresses(&mut self, netlink: &Netlink) {
         let same = |a: &Vip, b: &Vip| a.address == b.address && a.prefix_len == b.prefix_len;
         let old = std::mem::take(&mut self.installed);
+        let mut added = Vec::new();
         for vip in self.vips.iter().filter(|v| !old.iter().any(|o| same(o, v))) {
-            self.add_vip(vip, netlink).await;
+            added.push((vip.address, self.add_vip(vip, netlink).await));
         }
+        self.verified.extend(added);
         for vip in old.iter().filter(|o| !self.vips.iter().any(|v| same(v, o))) {
             self.remove_vip(vip, netlink).await;
         }
@@ -595,7 +630,8 @@ impl RouterIo {
         }
     }
 
-    async fn add_vip(&self, vip: &Vip, netlink: &Netlink) {
+    /// Adds one address; true if it is there now.
+    async fn add_vip(&self, vip: &Vip, netlink: &Netlink) -> bool {
         if let Err(e) = netlink
             .add_address(
                 vip.ifindex,
@@ -607,17 +643,22 @@ impl RouterIo {
         {
             self.span
                 .in_scope(|| warn!(address = %vip.address, "cannot add virtual address: {e}"));
+            return false;
         }
+        true
     }
 
-    async fn remove_vip(&self, vip: &Vip, netlink: &Netlink) {
+    /// Removes one address; true if it is gone now.
+    async fn remove_vip(&self, vip: &Vip, netlink: &Netlink) -> bool {
         if let Err(e) = netlink
             .remove_address(vip.ifindex, vip.address, vip.prefix_len)
             .await
         {
             self.span
                 .in_scope(|| warn!(address = %vip.address, "cannot remove virtual address: {e}"));
+            return false;
         }
+        true
     }
 
     /// One round of gratuitous ARP / unsolicited NA for every address, sent before

@@ -116,6 +116,17 @@ pub enum State {
 }
 
 impl State {
+    /// The lower-case name (as serialised): labels and keys.
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Initialize => "initialize",
+            State::Backup => "backup",
+            State::Master => "master",
+            State::Fault => "fault",
+            State::Stopped => "stopped",
+        }
+    }
+
     /// The keepalived notify name of the state (MASTER/BACKUP/FAULT/STOP).
     pub fn notify_name(self) -> &'static str {
         match self {
@@ -361,6 +372,23 @@ pub struct Router {
     why: Option<Reason>,
     /// Backup: the master we follow, as last heard.
     master_heard: Option<MasterHeard>,
+    /// Events worth counting that only the core sees.
+    tally: Tally,
+}
+
+/// Counts of what only the core sees, for status and metrics (never reset; they
+/// survive a reload with the router).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Tally {
+    /// Times the master as this router sees it changed: to another master it follows
+    /// as backup (the first one heard included), or to itself on becoming master.
+    pub master_changes: u64,
+    /// Times, as master, it heard a lower-priority master and asserted itself at once
+    /// (an advertisement and a re-announcement): a split brain healing.
+    pub split_brain_heals: u64,
+    /// The address of the master it last followed (what `master_changes` compares).
+    #[serde(skip)]
+    last_master: Option<IpAddr>,
 }
 
 /// The master a backup follows, as last heard.
@@ -414,6 +442,7 @@ pub struct Snapshot {
     pub addresses: Vec<IpAddr>,
     pub holds_addresses: bool,
     pub faults: Faults,
+    pub tally: Tally,
 }
 
 impl Router {
@@ -446,6 +475,7 @@ impl Router {
             since: Instant::ZERO,
             why: None,
             master_heard: None,
+            tally: Tally::default(),
         }
     }
 
@@ -685,6 +715,7 @@ impl Router {
                 health: self.health_fault,
                 sync_group: self.group_fault,
             },
+            tally: self.tally,
         }
     }
 
@@ -916,6 +947,10 @@ impl Router {
                 priority: advert.priority,
                 heard_at: now,
             });
+            if self.tally.last_master != Some(src) {
+                self.tally.last_master = Some(src);
+                self.tally.master_changes += 1;
+            }
             self.master_heard = Some(heard);
             self.master_left = false;
             self.wants_master = None;
@@ -974,6 +1009,7 @@ impl Router {
         if !self.may_reply_at_once(now) {
             return;
         }
+        self.tally.split_brain_heals += 1;
         out.push(Action::SendAdvert { priority: local });
         self.announce(now, out);
         self.advert_at = Some(now + self.config.advert_interval.to_duration());
@@ -1260,6 +1296,11 @@ impl Router {
     fn transition(&mut self, to: State, reason: Reason, out: &mut Vec<Action>) {
         let from = self.state;
         self.state = to;
+        if to == State::Master && self.tally.last_master != Some(self.config.primary_address) {
+            // We are the master now: a change of master as seen from here.
+            self.tally.last_master = Some(self.config.primary_address);
+            self.tally.master_changes += 1;
+        }
         out.push(Action::Transition { from, to, reason });
     }
 }
@@ -1346,6 +1387,36 @@ mod tests {
         let mut router = Router::new(config);
         router.step(Event::Startup, Instant::ZERO);
         router
+    }
+
+    #[test]
+    fn the_tally_counts_master_changes_and_split_brain_heals() {
+        let at = |ms| Instant::ZERO + Duration::from_millis(ms);
+        let mut r = started(config(None));
+        assert_eq!(r.snapshot().tally.master_changes, 0);
+        // Following .20, then the same again: one change.
+        r.step(heard(ip(20), 200, WITH), at(100));
+        r.step(heard(ip(20), 200, WITH), at(1_100));
+        assert_eq!(r.snapshot().tally.master_changes, 1);
+        // .20 goes silent: we become master ourselves, a second change.
+        r.step(Event::Timer, at(10_000));
+        assert_eq!(r.state(), State::Master);
+        assert_eq!(r.snapshot().tally.master_changes, 2);
+        // A lower-priority master: we assert ourselves at once (advert + announce).
+        let actions = r.step(heard(ip(30), 50, WITH), at(10_500));
+        assert!(
+            actions.contains(&Action::SendAdvert { priority: 100 }),
+            "{actions:?}"
+        );
+        assert_eq!(r.snapshot().tally.split_brain_heals, 1);
+        // Within a quarter interval the answer is rate limited, and not counted.
+        r.step(heard(ip(30), 50, WITH), at(10_510));
+        assert_eq!(r.snapshot().tally.split_brain_heals, 1);
+        // A better master takes over: a third change once we follow it.
+        r.step(heard(ip(40), 200, WITH), at(11_000));
+        assert_eq!(r.state(), State::Backup);
+        r.step(heard(ip(40), 200, WITH), at(12_000));
+        assert_eq!(r.snapshot().tally.master_changes, 3);
     }
 
     #[test]

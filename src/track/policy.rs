@@ -244,9 +244,8 @@ impl Policy {
     }
 
     /// Whether a pass/fail check currently counts as passing (a file check: reads 0).
-    /// Only the tests ask; the daemon goes by `health`.
-    #[cfg(test)]
-    fn is_up(&self, check: CheckIndex) -> bool {
+    /// Status and metrics ask; the routers go by `health`.
+    pub fn is_up(&self, check: CheckIndex) -> bool {
         self.checks
             .get(check)
             .is_some_and(|c| if c.valued { c.value == 0 } else { c.up })

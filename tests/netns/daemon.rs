@@ -60,7 +60,10 @@ impl Daemon {
         let config_path = dir.join(format!("{name}.yaml"));
         std::fs::write(&config_path, config)
             .unwrap_or_else(|e| panic!("write {}: {e}", config_path.display()));
-        let bin = env!("CARGO_BIN_EXE_floatip");
+        // FLOATIP_TEST_BIN: another build (e.g. the release one, for a measurement).
+        let bin = std::env::var("FLOATIP_TEST_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_floatip").to_string());
+        let bin = bin.as_str();
         let config_arg = config_path.to_str().expect("utf-8 path").to_string();
         Daemon::spawn_command(ns, name, dir, &[bin, "run", "-c", &config_arg], config_path)
     }

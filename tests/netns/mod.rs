@@ -16,7 +16,8 @@
 //! message saying so; none is skipped). Each topology's daemon configs and logs are
 //! kept in `$CARGO_TARGET_TMPDIR/netns/<tag>-<pid>-<n>/` (`<role>-<n>.yaml/.log`); when a
 //! test fails, the tail of each of its daemons' logs is printed. `FLOATIP_TEST_LOG`
-//! sets the daemons' log filter (default `debug`).
+//! sets the daemons' log filter (default `debug`); `FLOATIP_TEST_BIN` another floatip
+//! binary (default: the one cargo built for the tests).
 //!
 //! A typical scenario:
 //! ```ignore
@@ -49,6 +50,7 @@ mod http;
 mod icmp;
 pub mod keepalived;
 mod oneshot;
+pub mod prometheus;
 mod vrrp;
 
 #[allow(unused_imports)]

@@ -1,9 +1,11 @@
-//! The `global:` section: the script user and the event socket.
+//! The `global:` section: the script user, the event socket and the metrics endpoint.
 
 use super::values::at;
 use super::{Health, Validator};
-use crate::config::Global;
-use crate::config::schema::RawGlobal;
+use std::net::SocketAddr;
+
+use crate::config::schema::{RawGlobal, RawMetrics};
+use crate::config::{DEFAULT_METRICS_LISTEN, Global, MetricsSpec};
 
 impl Validator<'_> {
     pub(super) fn global(&mut self, raw: &RawGlobal, health: &mut Health) -> Global {
@@ -41,6 +43,34 @@ impl Validator<'_> {
                 "a path for a Unix socket, such as /run/floatip/control.sock",
             );
         }
+        if let Some(metrics) = &raw.metrics {
+            global.metrics = self.metrics(&metrics.value);
+        }
         global
+    }
+
+    /// `global.metrics`: an address and port to listen on (no names: nothing resolves).
+    fn metrics(&mut self, raw: &RawMetrics) -> Option<MetricsSpec> {
+        let Some(listen) = &raw.listen else {
+            return Some(MetricsSpec {
+                listen: DEFAULT_METRICS_LISTEN,
+            });
+        };
+        match listen.value.trim().parse::<SocketAddr>() {
+            Ok(address) if address.port() != 0 => Some(MetricsSpec { listen: address }),
+            _ => {
+                self.sink.error(
+                    at(&listen.referenced),
+                    "global.metrics.listen",
+                    format!("`{}` is not an address:port", listen.value.trim()),
+                    Some(
+                        "an IP address and a TCP port 1..=65535, such as 127.0.0.1:9650 or \
+                         [::1]:9650 (names are not resolved)"
+                            .to_owned(),
+                    ),
+                );
+                None
+            }
+        }
     }
 }
