@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod import;
 pub mod net;
 pub mod proto;
 pub mod track;
