@@ -45,7 +45,7 @@ pub enum Command {
     /// The YAML goes to standard output (or FILE with -o), the report of what was
     /// approximated or left out to standard error (or, with --json, as JSON to standard
     /// output). Exit status: 0 translated fully, 1 with items left out, 78 the input is
-    /// not a valid keepalived configuration.
+    /// not a valid keepalived configuration, 66 it cannot be read.
     Import {
         /// The keepalived configuration (usually /etc/keepalived/keepalived.conf).
         file: PathBuf,

@@ -90,8 +90,10 @@ fn import(
     };
     let imported = floatip::import::import_file(file, &options);
     let outcome = imported.outcome();
-    if outcome != floatip::import::Outcome::Invalid
-        && let Some(yaml) = &imported.yaml
+    if matches!(
+        outcome,
+        floatip::import::Outcome::Full | floatip::import::Outcome::Partial
+    ) && let Some(yaml) = &imported.yaml
     {
         match output {
             Some(path) => {

@@ -78,10 +78,10 @@ fn corpus_translates_as_expected() {
             (Outcome::Full, _) => full.push(stem.to_owned()),
             (Outcome::Partial, 0) => none.push(stem.to_owned()),
             (Outcome::Partial, _) => partly.push(stem.to_owned()),
-            (Outcome::Invalid, _) => invalid.push(stem.to_owned()),
+            (Outcome::Invalid | Outcome::Unreadable, _) => invalid.push(stem.to_owned()),
         }
         // What `floatip check` says, apart from the machine: nothing.
-        if outcome != Outcome::Invalid
+        if matches!(outcome, Outcome::Full | Outcome::Partial)
             && let Some(yaml) = &imported.yaml
         {
             for problem in import::validate(yaml, Path::new(&format!("{stem}.yaml"))) {
@@ -92,7 +92,7 @@ fn corpus_translates_as_expected() {
                 }
             }
         }
-        let yaml = if outcome == Outcome::Invalid {
+        let yaml = if matches!(outcome, Outcome::Invalid | Outcome::Unreadable) {
             None
         } else {
             imported.yaml.clone()

@@ -27,6 +27,9 @@ const MAX_LINES: usize = 100_000;
 const MAX_LINE_CHARS: usize = 64 * 1024;
 /// Most substitutions in one line (a definition that refers to itself stops here).
 const MAX_SUBSTITUTIONS: usize = 1_000;
+/// Most characters of token text in all (a definition replayed by a long sequence
+/// could otherwise ask for gigabytes).
+const MAX_TOTAL_CHARS: usize = 16 << 20;
 /// Deepest replay of multi-line definitions inside each other.
 const MAX_REPLAY_DEPTH: u32 = 16;
 
@@ -114,6 +117,8 @@ pub struct Lexed {
     pub skipped: Vec<Diag>,
     /// Conditional ids seen, for the "pass --config-id" note.
     pub config_ids_seen: Vec<String>,
+    /// The main file could not be read at all.
+    pub unreadable: bool,
 }
 
 /// A `$NAME` definition.
@@ -133,6 +138,7 @@ struct Lexer<'a> {
     out: Lexed,
     definitions: HashMap<String, Definition>,
     lines_produced: usize,
+    total_chars: usize,
     /// Canonical-ish paths of the files being read (include cycles).
     stack: Vec<PathBuf>,
     conditional_noted: bool,
@@ -143,11 +149,14 @@ pub fn lex_file(files: &dyn Files, path: &Path, config_id: Option<&str>) -> Lexe
     let mut lexer = Lexer::new(files, config_id);
     match files.read(path) {
         Ok(text) => lexer.file(path, path.display().to_string(), &text, 0),
-        Err(e) => lexer.out.errors.push(Diag::new(
-            Pos::NONE,
-            format!("{}: cannot read: {e}", path.display()),
-            None,
-        )),
+        Err(e) => {
+            lexer.out.unreadable = true;
+            lexer.out.errors.push(Diag::new(
+                Pos::NONE,
+                format!("{}: cannot read: {e}", path.display()),
+                None,
+            ));
+        }
     }
     lexer.out
 }
@@ -167,6 +176,7 @@ impl<'a> Lexer<'a> {
             out: Lexed::default(),
             definitions: HashMap::new(),
             lines_produced: 0,
+            total_chars: 0,
             stack: Vec::new(),
             conditional_noted: false,
         }
@@ -305,6 +315,19 @@ impl<'a> Lexer<'a> {
         if chars.is_empty() {
             return None;
         }
+        self.total_chars += chars.len();
+        if self.total_chars > MAX_TOTAL_CHARS {
+            if self.lines_produced <= MAX_LINES {
+                self.out.errors.push(Diag::new(
+                    ctx.pos(chars[0].1),
+                    format!("more than {MAX_TOTAL_CHARS} characters after expanding definitions and sequences; stopping"),
+                    None,
+                ));
+            }
+            // Stop producing anything more.
+            self.lines_produced = MAX_LINES + 1;
+            return None;
+        }
         let words = self.split(ctx, &chars)?;
         if let Some(Tok::Word(first)) = words.first()
             && matches!(
@@ -369,7 +392,7 @@ impl<'a> Lexer<'a> {
         let parsed = text[open..]
             .strip_prefix('(')
             .and_then(|rest| rest.split_once(')'))
-            .and_then(|(args, _)| parse_seq(args).map(|seq| (seq, args.len())));
+            .and_then(|(args, _)| parse_seq(args).map(|seq| (seq, args.chars().count())));
         let Some(((var, start, step, end), args_len)) = parsed else {
             self.out.errors.push(Diag::new(
                 at,
@@ -378,7 +401,6 @@ impl<'a> Lexer<'a> {
             ));
             return;
         };
-        // Characters are counted, not bytes: the text up to `)` is ASCII or the parse failed.
         let rest_start = open + 1 + args_len + 1;
         let rest: Chars = chars.get(rest_start..).unwrap_or(&[]).to_vec();
         let mut value = start;

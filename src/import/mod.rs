@@ -7,7 +7,8 @@
 //! no network, no daemon, nothing written (the caller writes the output).
 //!
 //! Exit status (`Outcome`): 0 translated fully, 1 translated with items left out (or
-//! nothing to translate), 78 the input is not a valid configuration.
+//! nothing to translate), 78 the input is not a valid configuration, 66 it cannot be
+//! read.
 
 pub mod idiom;
 pub mod lexer;
@@ -81,11 +82,13 @@ fn finish(lexed: Lexed, options: &Options) -> Imported {
         tokens,
         errors,
         skipped,
+        unreadable,
         ..
     } = lexed;
     let (nodes, parse_errors) = parse::parse(&tokens);
     let translation = translate::translate(&nodes, &sources);
     let mut report = translation.report;
+    report.unreadable = unreadable;
     for e in errors.into_iter().chain(parse_errors) {
         report.errors.push(e);
     }
@@ -163,5 +166,107 @@ pub fn validate(text: &str, name: &Path) -> Vec<Validation> {
                 })
                 .collect()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lexer::NoFiles;
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Pieces of keepalived syntax, so random inputs reach deep into the translation.
+    const PIECES: &[&str] = &[
+        "vrrp_instance",
+        "vrrp_sync_group",
+        "vrrp_script",
+        "track_file",
+        "vrrp_track_process",
+        "global_defs",
+        "group",
+        "{",
+        "}",
+        "\n",
+        " ",
+        "\"",
+        "'",
+        "#",
+        "!",
+        "@a",
+        "@^b",
+        "$X=",
+        "$X",
+        "${X}",
+        "~SEQ(N,1,3)",
+        "~SEQx(N,",
+        "include",
+        "*.conf",
+        "interface",
+        "eth0",
+        "virtual_router_id",
+        "1",
+        "300",
+        "-5",
+        "priority",
+        "255",
+        "advert_int",
+        "0.01",
+        "1e9",
+        "virtual_ipaddress",
+        "192.0.2.1/24",
+        "2001:db8::1",
+        "dev",
+        "label",
+        "track_script",
+        "weight",
+        "reverse",
+        "script",
+        "killall -0 haproxy",
+        "curl -f http://127.0.0.1/",
+        "state",
+        "MASTER",
+        "nopreempt",
+        "preempt_delay",
+        "unicast_peer",
+        "authentication",
+        "auth_pass",
+        "notify",
+        "version",
+        "3",
+        "2",
+        "garp_master_delay",
+        "0",
+        "\\",
+        "\u{3000}",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        #[test]
+        fn import_never_panics(indices in proptest::collection::vec(0..PIECES.len(), 0..120), id in 0u8..3) {
+            let text: String = indices.iter().map(|i| PIECES[*i]).collect::<Vec<_>>().join(" ");
+            let options = Options {
+                config_id: match id { 0 => None, 1 => Some("a".into()), _ => Some("b".into()) },
+                output_name: None,
+            };
+            let imported = import_text(&NoFiles, "p.conf", &text, &options);
+            let _ = imported.render_report();
+            let _ = imported.json_report();
+            // Anything translated and not refused passes `floatip check` (the import ran it).
+            if matches!(imported.outcome(), Outcome::Full | Outcome::Partial)
+                && let Some(yaml) = &imported.yaml
+            {
+                prop_assert!(validate(yaml, Path::new("p.yaml")).iter().all(|v| matches!(v, Validation::MachineDependent(_))));
+            }
+        }
+    }
+
+    #[test]
+    fn expansion_is_bounded() {
+        let long = "x".repeat(60_000);
+        let text = format!("$A={long}\n~SEQ(N, 1, 100000) $A\n");
+        let imported = import_text(&NoFiles, "p.conf", &text, &Options::default());
+        assert_eq!(imported.outcome(), Outcome::Invalid);
+        assert!(imported.render_report().contains("stopping"));
     }
 }

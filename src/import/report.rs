@@ -90,6 +90,8 @@ pub struct Report {
     /// What `floatip check` says on this machine only (a script that does not exist
     /// here, a user missing here): shown, but not part of the translation's outcome.
     pub machine: Vec<String>,
+    /// The input file itself could not be read (exit 66, as `floatip check`).
+    pub unreadable: bool,
 }
 
 /// The outcome, as an exit status: 0 full, 1 something left out, 78 invalid input.
@@ -98,6 +100,8 @@ pub enum Outcome {
     Full,
     Partial,
     Invalid,
+    /// The input file cannot be read (sysexits EX_NOINPUT, as `floatip check`).
+    Unreadable,
 }
 
 impl Outcome {
@@ -106,6 +110,7 @@ impl Outcome {
             Outcome::Full => 0,
             Outcome::Partial => 1,
             Outcome::Invalid => 78,
+            Outcome::Unreadable => 66,
         }
     }
 }
@@ -135,7 +140,9 @@ impl Report {
     }
 
     pub fn outcome(&self) -> Outcome {
-        if !self.errors.is_empty() {
+        if self.unreadable {
+            Outcome::Unreadable
+        } else if !self.errors.is_empty() {
             Outcome::Invalid
         } else if self.routers == 0 || self.items.iter().any(|i| i.kind == Kind::LeftOut) {
             Outcome::Partial
@@ -178,6 +185,7 @@ impl Report {
         }
         let count = |kind| self.items.iter().filter(|i| i.kind == kind).count();
         let summary = match self.outcome() {
+            Outcome::Unreadable => "not translated: the input cannot be read".to_owned(),
             Outcome::Invalid => format!(
                 "not translated: {} error(s) in the input",
                 self.errors.len()
@@ -248,6 +256,7 @@ impl Report {
                 Outcome::Full => "full",
                 Outcome::Partial => "partial",
                 Outcome::Invalid => "invalid",
+                Outcome::Unreadable => "unreadable",
             },
             exit_status: outcome.exit_code(),
             routers: self.routers,
