@@ -421,8 +421,12 @@ impl T<'_> {
                     format!("`{}`: floatip accepts an advertisement whose address list differs (and logs it), and in unicast mode accepts only the listed peers", child.name()),
                 ),
                 "notification_email" | "notification_email_from" | "smtp_server"
-                | "smtp_connect_timeout" | "smtp_helo_name" | "smtp_alert" | "smtp_alert_vrrp"
-                | "smtp_alert_checker" | "no_email_faults" => self.report.left_out(
+                | "smtp_connect_timeout" | "smtp_helo_name" | "no_email_faults"
+                | "smtp_alert_checker" => self.report.note(
+                    pos,
+                    format!("`{}`: mail settings, used only by `smtp_alert` (reported where it is set); floatip sends no mail", child.name()),
+                ),
+                "smtp_alert" | "smtp_alert_vrrp" => self.report.left_out(
                     pos,
                     format!("`{}` is not carried over: floatip sends no mail", child.name()),
                     "send mail from a notify hook, or watch `global.event_socket`",
@@ -1618,14 +1622,14 @@ impl T<'_> {
                 self.report.note(state_pos, "state MASTER (not the address owner): keepalived 2.2 starts it as backup and lets priority decide; so does floatip");
             }
             if let Some(np) = inst.nopreempt {
-                comment("approximated: nopreempt is ignored with state MASTER (keepalived clears it), so preempt stays on".into());
-                self.report.approximated(
+                comment("nopreempt has no effect with state MASTER (keepalived clears it), so preempt stays on".into());
+                self.report.note(
                     np,
                     "nopreempt with state MASTER: keepalived 2.2 clears nopreempt (\"nopreempt will not work with initial state MASTER\"), so this router preempts; the translation keeps that. To get nopreempt, use state BACKUP on every host",
                 );
             }
             if let Some((_, dp)) = preempt_delay.take() {
-                self.report.approximated(dp, "preempt_delay with state MASTER: keepalived 2.2 clears it, so the translation has none");
+                self.report.note(dp, "preempt_delay with state MASTER: keepalived 2.2 clears it, so the translation has none");
             }
         } else if let Some(np) = inst.nopreempt {
             if inst.priority == 255 {
