@@ -26,8 +26,44 @@ use std::time::Duration;
 use super::idiom::{Idiom, recognise};
 use super::lexer::{Source, Word};
 use super::parse::Node;
-use super::report::{Pos, Report, place};
+use super::report::{Kind, Pos, Report, place};
 use crate::config::format_duration;
+
+/// The lines a block covers: (file, first line, last line).
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    file: u32,
+    first: u32,
+    last: u32,
+}
+
+impl Span {
+    fn of(node: &Node) -> Span {
+        let pos = node.pos();
+        let mut span = Span {
+            file: pos.file,
+            first: pos.line,
+            last: pos.line,
+        };
+        span.extend(node);
+        span
+    }
+
+    fn extend(&mut self, node: &Node) {
+        for word in std::iter::once(&node.keyword).chain(&node.args) {
+            if word.pos.file == self.file {
+                self.last = self.last.max(word.pos.line);
+            }
+        }
+        for child in node.children() {
+            self.extend(child);
+        }
+    }
+
+    fn contains(&self, pos: Pos) -> bool {
+        pos.file == self.file && (self.first..=self.last).contains(&pos.line)
+    }
+}
 
 /// What the translation produced.
 pub struct Translation {
@@ -57,6 +93,7 @@ struct Garp {
 
 struct Script {
     pos: Pos,
+    span: Span,
     argv: Vec<String>,
     command_pos: Pos,
     interval: Option<f64>,
@@ -70,6 +107,7 @@ struct Script {
 
 struct TrackFile {
     pos: Pos,
+    span: Span,
     file: Option<String>,
     weight: i64,
     reverse: bool,
@@ -77,6 +115,7 @@ struct TrackFile {
 
 struct TrackProcess {
     pos: Pos,
+    span: Span,
     process: Option<String>,
     weight: i64,
     reverse: bool,
@@ -102,6 +141,7 @@ enum TrackKind {
 
 struct Instance {
     node_pos: Pos,
+    span: Span,
     name: String,
     keepalived_name: String,
     interface: Option<String>,
@@ -135,6 +175,7 @@ struct Notify {
 
 struct Group {
     pos: Pos,
+    span: Span,
     name: String,
     members: Vec<Word>,
     tracks: Vec<TrackRef>,
@@ -481,6 +522,7 @@ impl T<'_> {
         };
         let mut script = Script {
             pos: node.pos(),
+            span: Span::of(node),
             argv: Vec::new(),
             command_pos: node.pos(),
             interval: None,
@@ -535,6 +577,7 @@ impl T<'_> {
         };
         let mut file = TrackFile {
             pos: node.pos(),
+            span: Span::of(node),
             file: None,
             weight: 1,
             reverse: false,
@@ -573,6 +616,7 @@ impl T<'_> {
         };
         let mut process = TrackProcess {
             pos: node.pos(),
+            span: Span::of(node),
             process: None,
             weight: 1,
             reverse: false,
@@ -725,6 +769,7 @@ impl T<'_> {
         }
         let mut inst = Instance {
             node_pos: node.pos(),
+            span: Span::of(node),
             name,
             keepalived_name,
             interface: None,
@@ -1029,6 +1074,7 @@ impl T<'_> {
         };
         let mut group = Group {
             pos: node.pos(),
+            span: Span::of(node),
             name: sanitize_name(&keepalived_name),
             members: Vec::new(),
             tracks: Vec::new(),
@@ -1168,6 +1214,16 @@ impl T<'_> {
                 yaml_str(&key_name)
             )),
         }?;
+        let span = match track.kind {
+            TrackKind::Script => self.scripts.get(&key_name).map(|x| x.span),
+            TrackKind::File => self.files.get(&key_name).map(|x| x.span),
+            TrackKind::Process => self.processes.get(&key_name).map(|x| x.span),
+            TrackKind::Interface => None,
+        };
+        let text = match span {
+            Some(span) => self.mark(text, span),
+            None => text,
+        };
         self.check_yaml.push(text);
         self.checks.insert(key, name.clone());
         Some(name)
@@ -1197,7 +1253,6 @@ impl T<'_> {
                     argv.join(" ")
                 );
                 if let Some(note) = note {
-                    let _ = writeln!(out, "  # approximated: {note}");
                     self.report
                         .approximated(pos, format!("vrrp_script {key}: {note}"));
                 }
@@ -1210,10 +1265,6 @@ impl T<'_> {
                 );
                 let _ = writeln!(body, "    process: {}", yaml_str(process));
                 if rise.unwrap_or(1) != 1 || fall.unwrap_or(1) != 1 {
-                    let _ = writeln!(
-                        out,
-                        "  # approximated: rise/fall dropped (a process check reports each change at once)"
-                    );
                     self.report.approximated(pos, format!("vrrp_script {key}: rise/fall are dropped, a process check reports each change at once"));
                 }
             }
@@ -1229,7 +1280,6 @@ impl T<'_> {
                     argv.join(" ")
                 );
                 if let Some(note) = note {
-                    let _ = writeln!(out, "  # approximated: {note}");
                     self.report
                         .approximated(pos, format!("vrrp_script {key}: {note}"));
                 }
@@ -1252,7 +1302,6 @@ impl T<'_> {
                     argv.join(" ")
                 );
                 if let Some(note) = note {
-                    let _ = writeln!(out, "  # approximated: {note}");
                     self.report
                         .approximated(pos, format!("vrrp_script {key}: {note}"));
                 } else {
@@ -1356,10 +1405,6 @@ impl T<'_> {
             .take(15)
             .collect();
         if short != pname {
-            let _ = writeln!(
-                out,
-                "  # approximated: matched as `{short}` (/proc/PID/comm, at most 15 characters)"
-            );
             self.report.approximated(
                 pos,
                 format!(
@@ -1399,12 +1444,50 @@ impl T<'_> {
         format_duration(Duration::from_nanos(rounded as u64))
     }
 
+    /// `# approximated:` / `# left out:` comments for the report items inside `span`,
+    /// inserted before the entry's `- name:` line.
+    fn mark(&self, text: String, span: Span) -> String {
+        let mut comments = String::new();
+        let mut items: Vec<&super::report::Item> = self
+            .report
+            .items
+            .iter()
+            .filter(|i| i.kind != Kind::Note && span.contains(i.diag.pos))
+            .collect();
+        items.sort_by_key(|i| i.diag.pos);
+        items.dedup_by(|a, b| a.diag == b.diag);
+        for item in items {
+            let label = match item.kind {
+                Kind::LeftOut => "left out",
+                _ => "approximated",
+            };
+            let _ = writeln!(
+                comments,
+                "  # {label} ({}): {}",
+                self.at(item.diag.pos),
+                item.diag.message
+            );
+        }
+        match text.find("  - name: ") {
+            Some(at) if !comments.is_empty() => {
+                format!("{}{comments}{}", &text[..at], &text[at..])
+            }
+            _ => text,
+        }
+    }
+
     // ----- output -----------------------------------------------------------------------
 
     fn emit(&mut self) -> Option<String> {
         let mut routers = String::new();
         let instances = std::mem::take(&mut self.instances);
         let groups = std::mem::take(&mut self.groups);
+        // Where the entries' own comments go; everything else goes to the header.
+        let mut spans: Vec<Span> = instances.iter().map(|i| i.span).collect();
+        spans.extend(groups.iter().map(|g| g.span));
+        spans.extend(self.scripts.values().map(|x| x.span));
+        spans.extend(self.files.values().map(|x| x.span));
+        spans.extend(self.processes.values().map(|x| x.span));
         // Which group each instance is in, and whether its weights count.
         let mut group_of: BTreeMap<String, usize> = BTreeMap::new();
         for (gi, group) in groups.iter().enumerate() {
@@ -1466,15 +1549,16 @@ impl T<'_> {
                 .iter()
                 .filter_map(|t| self.check_for(t, false, false))
                 .collect();
+            let mut entry = String::new();
             let _ = writeln!(
-                sync,
+                entry,
                 "  # from {} (vrrp_sync_group {})",
                 self.at(group.pos),
                 group.name
             );
-            let _ = writeln!(sync, "  - name: {}", yaml_str(&group.name));
+            let _ = writeln!(entry, "  - name: {}", yaml_str(&group.name));
             let _ = writeln!(
-                sync,
+                entry,
                 "    routers: [{}]",
                 members
                     .iter()
@@ -1484,7 +1568,7 @@ impl T<'_> {
             );
             if !track.is_empty() {
                 let _ = writeln!(
-                    sync,
+                    entry,
                     "    track: [{}]",
                     track
                         .iter()
@@ -1493,7 +1577,8 @@ impl T<'_> {
                         .join(", ")
                 );
             }
-            sync.push_str(&notify_yaml(&group.notify, "    "));
+            entry.push_str(&notify_yaml(&group.notify, "    "));
+            sync.push_str(&self.mark(entry, group.span));
             self.report.sync_groups += 1;
         }
         self.report.checks = self.check_yaml.len();
@@ -1502,7 +1587,7 @@ impl T<'_> {
         }
         let mut out = String::new();
         out.push_str("# floatip configuration translated from keepalived by `floatip import`.\n");
-        out.push_str("# Review every `approximated:` comment and the import report, then run\n");
+        out.push_str("# Review every `left out` and `approximated` comment and the import report, then run\n");
         out.push_str("# `floatip check` on this file on the target host.\n");
         if let Some(id) = &self.globals.router_id {
             let _ = writeln!(
@@ -1525,6 +1610,29 @@ impl T<'_> {
                 self.at(*pos),
                 yaml_str(user)
             );
+        }
+        let mut elsewhere: Vec<&super::report::Item> = self
+            .report
+            .items
+            .iter()
+            .filter(|i| i.kind != Kind::Note && !spans.iter().any(|s| s.contains(i.diag.pos)))
+            .collect();
+        elsewhere.sort_by_key(|i| i.diag.pos);
+        if !elsewhere.is_empty() {
+            out.push_str("# Not carried over or approximated outside the entries below:\n");
+            for item in elsewhere {
+                let label = match item.kind {
+                    Kind::LeftOut => "left out",
+                    _ => "approximated",
+                };
+                let _ = writeln!(
+                    out,
+                    "#   {label} ({}): {}",
+                    self.at(item.diag.pos),
+                    item.diag.message
+                );
+            }
+            out.push('\n');
         }
         out.push_str("routers:\n");
         out.push_str(&routers);
@@ -1808,7 +1916,7 @@ impl T<'_> {
         }
         lines.push_str(&notify_yaml(&inst.notify, "    "));
         self.report.routers += 1;
-        Some(lines)
+        Some(self.mark(lines, inst.span))
     }
 }
 
