@@ -116,6 +116,8 @@ struct TrackFile {
 struct TrackProcess {
     pos: Pos,
     span: Span,
+    /// Whether `weight` was written (keepalived's default is 1, rarely what was meant).
+    weight_set: bool,
     process: Option<String>,
     weight: i64,
     reverse: bool,
@@ -282,7 +284,23 @@ impl T<'_> {
 
     // ----- values -------------------------------------------------------------------
 
+    /// Words after the value(s) a keyword takes: keepalived ignores them, and says so.
+    fn extra(&mut self, node: &Node, takes: usize) {
+        if let Some(word) = node.args.get(takes) {
+            self.report.left_out(
+                word.pos,
+                format!(
+                    "`{}` takes {takes} value(s); `{}` and the rest of the line are ignored (keepalived ignores them too)",
+                    node.name(),
+                    word.text
+                ),
+                "one keyword per line: put each on its own line",
+            );
+        }
+    }
+
     fn int(&mut self, node: &Node, min: i64, max: i64) -> Option<i64> {
+        self.extra(node, 1);
         let Some(word) = node.arg(0) else {
             self.report.error(
                 node.pos(),
@@ -305,6 +323,7 @@ impl T<'_> {
     }
 
     fn seconds(&mut self, node: &Node, max: f64) -> Option<f64> {
+        self.extra(node, 1);
         let Some(word) = node.arg(0) else {
             self.report.error(
                 node.pos(),
@@ -617,6 +636,7 @@ impl T<'_> {
         let mut process = TrackProcess {
             pos: node.pos(),
             span: Span::of(node),
+            weight_set: false,
             process: None,
             weight: 1,
             reverse: false,
@@ -639,6 +659,7 @@ impl T<'_> {
                     let words: Vec<Word> = std::iter::once(child.keyword.clone()).chain(child.args.iter().cloned()).collect();
                     let (w, r) = self.weight_args(&words, -254, 254);
                     process.weight = w.unwrap_or(1);
+                    process.weight_set = w.is_some();
                     process.reverse = r.unwrap_or(false);
                 }
                 "quorum" => process.quorum = self.int(child, 1, 65535).unwrap_or(1),
@@ -802,7 +823,10 @@ impl T<'_> {
                     Some("BACKUP") => {}
                     _ => self.report.error(pos, "`state` is MASTER or BACKUP", None),
                 },
-                "interface" => inst.interface = self.string(child),
+                "interface" => {
+                    self.extra(child, 1);
+                    inst.interface = self.string(child);
+                }
                 "virtual_router_id" => inst.vrid = self.int(child, 1, 255),
                 "priority" => inst.priority = self.int(child, 1, 255).unwrap_or(100),
                 "advert_int" => inst.advert_int = self.seconds(child, 255.0).map(|v| (v, pos)),
@@ -1161,6 +1185,15 @@ impl T<'_> {
             return None;
         }
         let mut weight = track.weight.unwrap_or(default_weight);
+        if track.kind == TrackKind::Process
+            && track.weight.is_none()
+            && self.processes.get(&key_name).is_some_and(|p| !p.weight_set)
+        {
+            self.report.note(
+                track.name.pos,
+                format!("`{key_name}` has no weight: keepalived's default for a tracked process is 1 (priority +1 while it runs), kept as is; weight 0 would put the router in Fault when it stops"),
+            );
+        }
         if track.reverse.unwrap_or(default_reverse) {
             self.report.left_out(
                 track.name.pos,
