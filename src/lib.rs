@@ -5,9 +5,11 @@
 //! events and carry out its actions.
 
 pub mod cli;
+pub mod common;
 pub mod config;
 pub mod daemon;
 pub mod import;
 pub mod net;
 pub mod proto;
+pub mod sys;
 pub mod track;

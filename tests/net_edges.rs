@@ -1,25 +1,21 @@
 //! The network edges (`floatip::net`) against a real kernel, in network namespaces.
 //!
-//! Every test builds its own pair of namespaces joined by a veth pair (192.0.2.1/24 and
-//! 192.0.2.2/24, the interface called `veth0` on both sides), with names unique per
-//! process and test, torn down on drop, also when the test panics. Objects that must live
-//! in a namespace (sockets, netlink connections) are created inside [`in_netns`], on a
-//! thread that has entered it, and then used from the test's own tokio runtime: a socket
-//! stays in the namespace it was created in, whichever thread uses it.
+//! Every test builds its own topology with the shared kit (`tests/netns/`): nodes `a`
+//! (192.0.2.11/24) and `b` (192.0.2.12/24) on one LAN, the interface called `eth0` in
+//! both, torn down on drop, also when the test panics. Objects that must live in a
+//! namespace (sockets, netlink connections) are created inside [`in_netns`], on a thread
+//! that has entered it, and then used from the test's own tokio runtime
+//! ([`netns::edge`]): a socket stays in the namespace it was created in, whichever thread
+//! uses it.
 //!
 //! These tests need root. Without it they fail with a message saying so; they never pass
 //! silently.
 
-use std::fs::File;
-use std::io::Read;
+mod netns;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::AsRawFd;
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use socket2::{Domain, Protocol, Socket, Type};
 
 use floatip::net::{
     Announcer, Malformed, Mode, NetError, NetEvent, Netlink, RECV_BUFFER_LEN, RecvError, VrrpSocket,
@@ -32,226 +28,27 @@ use floatip::proto::packet::{
 };
 use floatip::proto::timers::Centisecs;
 
-/// How long any single expected kernel event may take before the test fails.
-const DEADLINE: Duration = Duration::from_secs(10);
+use netns::edge::{FrameCapture, poll_until, runtime, within};
+use netns::{Topology, in_netns, sysctl};
 
-const A_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-const B_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const A_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
+const B_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
 const VIP_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 const VIP_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100);
-const IFACE: &str = "veth0";
+const IFACE: &str = "eth0";
 
-// ---------------------------------------------------------------------------------------
-// A tiny namespace harness, private to this file.
-// ---------------------------------------------------------------------------------------
-
-fn require_root() {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "tests/net_edges.rs needs root: it creates network namespaces, veth pairs and raw \
-         sockets. Run it as root (e.g. through .ci/run); it does not skip."
-    );
-}
-
-/// Runs `ip` with `args`; panics with its stderr if it fails.
-fn ip(args: &[&str]) -> String {
-    let output = Command::new("ip")
-        .args(args)
-        .output()
-        .unwrap_or_else(|error| panic!("running ip {args:?}: {error}"));
-    assert!(
-        output.status.success(),
-        "ip {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// A network namespace that is deleted when dropped.
-struct Netns {
-    name: String,
-}
-
-impl Netns {
-    fn new(name: String) -> Netns {
-        ip(&["netns", "add", &name]);
-        Netns { name }
-    }
-
-    /// `ip -n NAME args...`
-    fn ip(&self, args: &[&str]) -> String {
-        let mut all = vec!["-n", self.name.as_str()];
-        all.extend_from_slice(args);
-        ip(&all)
-    }
-
-    /// Writes a sysctl under /proc/sys/net as seen from inside the namespace.
-    fn sysctl(&self, path: &str, value: &str) {
-        let script = format!("echo {value} > /proc/sys/{path}");
-        let status = Command::new("ip")
-            .args(["netns", "exec", &self.name, "sh", "-c", &script])
-            .status()
-            .unwrap_or_else(|error| panic!("ip netns exec {}: {error}", self.name));
-        assert!(status.success(), "{script} in {} failed", self.name);
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let result = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
-        match result {
-            Ok(output) if output.status.success() => {}
-            Ok(output) => eprintln!(
-                "cleanup: ip netns del {}: {}",
-                self.name,
-                String::from_utf8_lossy(&output.stderr)
-            ),
-            Err(error) => eprintln!("cleanup: ip netns del {}: {error}", self.name),
-        }
-    }
-}
-
-/// Two namespaces `a` and `b`, `veth0` in each, joined, up, with 192.0.2.1/24 (a) and
-/// 192.0.2.2/24 (b).
-struct Pair {
-    a: Netns,
-    b: Netns,
-}
-
-impl Pair {
-    /// `dad`: whether IPv6 duplicate address detection runs on the veths. Tests that do
-    /// not examine DAD turn it off so the link-local addresses are usable at once.
-    fn new(dad: bool) -> Pair {
-        require_root();
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let prefix = format!("fnet-{}-{n}", std::process::id());
-        let a = Netns::new(format!("{prefix}-a"));
-        let b = Netns::new(format!("{prefix}-b"));
-        a.ip(&[
-            "link", "add", IFACE, "type", "veth", "peer", "name", IFACE, "netns", &b.name,
-        ]);
-        for (ns, addr) in [(&a, "192.0.2.1/24"), (&b, "192.0.2.2/24")] {
-            if !dad {
-                ns.sysctl(&format!("net/ipv6/conf/{IFACE}/accept_dad"), "0");
-            }
-            ns.ip(&["addr", "add", addr, "dev", IFACE]);
-            ns.ip(&["link", "set", "lo", "up"]);
-            ns.ip(&["link", "set", IFACE, "up"]);
-        }
-        // Until linkwatch has seen the carrier (operstate UP), the veth still has the
-        // noop qdisc and silently drops what is sent; wait for it rather than lose the
-        // first advertisement.
-        let start = Instant::now();
-        for ns in [&a, &b] {
-            while !ns
-                .ip(&["-o", "link", "show", "dev", IFACE])
-                .contains("state UP")
-            {
-                assert!(
-                    start.elapsed() < DEADLINE,
-                    "{IFACE} in {} not operationally up within {DEADLINE:?}",
-                    ns.name
-                );
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-        Pair { a, b }
-    }
-}
-
-/// Runs `f` on a thread that has entered the network namespace `name`, and returns its
-/// result. Sockets and netlink connections created in `f` live in that namespace. To
-/// create tokio objects, enter a runtime handle inside `f`.
-pub fn in_netns<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|scope| {
-        let thread = scope.spawn(|| {
-            let path = format!("/run/netns/{name}");
-            let file = File::open(&path).unwrap_or_else(|error| panic!("open {path}: {error}"));
-            // SAFETY: `file` is an open namespace file for the whole call; setns with
-            // CLONE_NEWNET changes only the namespace of this thread, which is private to
-            // this helper and ends when `f` returns.
-            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns({path}): {}", std::io::Error::last_os_error());
-            f()
-        });
-        thread
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a current-thread tokio runtime")
-}
-
-/// Awaits `future`, failing the test with `what` if it takes longer than [`DEADLINE`].
-async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
-    tokio::time::timeout(DEADLINE, future)
-        .await
-        .unwrap_or_else(|_| panic!("no {what} within {DEADLINE:?}"))
-}
-
-/// Polls `probe` until it returns `Some`, failing with `what` after [`DEADLINE`].
-async fn poll_until<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(start.elapsed() < DEADLINE, "no {what} within {DEADLINE:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// An AF_PACKET socket that sees every frame of one ethertype in its namespace.
-struct Capture {
-    socket: Socket,
-}
-
-impl Capture {
-    /// Must be called inside [`in_netns`].
-    fn new(ethertype: u16) -> Capture {
-        let protocol = i32::from(ethertype.to_be());
-        let socket = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(protocol)))
-            .expect("AF_PACKET capture socket");
-        socket
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .expect("SO_RCVTIMEO");
-        Capture { socket }
-    }
-
-    /// The first captured frame `wanted` accepts, or a test failure after [`DEADLINE`].
-    fn expect(&self, what: &str, wanted: impl Fn(&[u8]) -> bool) -> Vec<u8> {
-        let start = Instant::now();
-        let mut buf = vec![0u8; 2048];
-        while start.elapsed() < DEADLINE {
-            match (&self.socket).read(&mut buf) {
-                Ok(len) => {
-                    let frame = &buf[..len];
-                    if wanted(frame) {
-                        return frame.to_vec();
-                    }
-                }
-                Err(error)
-                    if matches!(
-                        error.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(error) => panic!("capturing {what}: {error}"),
-            }
-        }
-        panic!("no {what} captured within {DEADLINE:?}");
-    }
+/// Nodes `a` (192.0.2.11) and `b` (192.0.2.12) on one LAN. `dad`: whether IPv6
+/// duplicate address detection runs on their interfaces. Tests that do not examine DAD
+/// turn it off so the link-local addresses are usable at once.
+fn pair(dad: bool) -> Topology {
+    let topo = Topology::builder("edges")
+        .node("a", 11)
+        .node("b", 12)
+        .dad(dad)
+        .build();
+    assert_eq!(topo.node("a").ip4(), A_V4);
+    assert_eq!(topo.node("b").ip4(), B_V4);
+    topo
 }
 
 fn advert(version: Version, addresses: Vec<IpAddr>) -> Advertisement {
@@ -275,17 +72,17 @@ async fn recv_one(socket: &VrrpSocket) -> (Vec<u8>, RecvMeta) {
     (buf, meta)
 }
 
-/// The (DAD-complete) link-local addresses of `veth0` in `a` and in `b`.
-fn link_locals(pair: &Pair, rt: &tokio::runtime::Runtime) -> (Ipv6Addr, Ipv6Addr) {
+/// The (DAD-complete) link-local addresses of `eth0` in `a` and in `b`.
+fn link_locals(topo: &Topology, rt: &tokio::runtime::Runtime) -> (Ipv6Addr, Ipv6Addr) {
     let handle = rt.handle().clone();
     let mut found = Vec::new();
-    for ns in [&pair.a, &pair.b] {
-        let netlink = in_netns(&ns.name, || {
+    for node in [topo.node("a"), topo.node("b")] {
+        let netlink = in_netns(&node.ns, || {
             let _runtime = handle.enter();
             Netlink::new().expect("netlink")
         });
         let addr = rt.block_on(async {
-            let index = netlink.link_index(IFACE).await.expect("veth0");
+            let index = netlink.link_index(IFACE).await.expect("eth0");
             poll_until("link-local address", || async {
                 netlink.primary_address(index, Family::V6, &[]).await.ok()
             })
@@ -295,7 +92,7 @@ fn link_locals(pair: &Pair, rt: &tokio::runtime::Runtime) -> (Ipv6Addr, Ipv6Addr
             IpAddr::V6(v6) if v6.is_unicast_link_local() => found.push(v6),
             other => panic!(
                 "primary IPv6 address {other} in {} is not link-local",
-                ns.name
+                node.ns
             ),
         }
     }
@@ -308,21 +105,22 @@ fn link_locals(pair: &Pair, rt: &tokio::runtime::Runtime) -> (Ipv6Addr, Ipv6Addr
 
 #[test]
 fn ipv4_multicast_advert_arrives_with_ttl_255_tos_c0_and_decodes() {
-    let pair = Pair::new(false);
+    let topo = pair(false);
+    let (a, b) = (topo.node("a"), topo.node("b"));
     let rt = runtime();
     let handle = rt.handle().clone();
-    let (socket_a, index_a) = in_netns(&pair.a.name, || {
+    let (socket_a, index_a) = in_netns(&a.ns, || {
         let _runtime = handle.enter();
         let socket = VrrpSocket::open(IFACE, Family::V4, IpAddr::V4(A_V4), Mode::Multicast)
             .expect("VRRP socket in a");
         let index = socket.ifindex();
         (socket, index)
     });
-    let (socket_b, capture_b) = in_netns(&pair.b.name, || {
+    let (socket_b, capture_b) = in_netns(&b.ns, || {
         let _runtime = handle.enter();
         let socket = VrrpSocket::open(IFACE, Family::V4, IpAddr::V4(B_V4), Mode::Multicast)
             .expect("VRRP socket in b");
-        (socket, Capture::new(libc::ETH_P_IP as u16))
+        (socket, FrameCapture::new(libc::ETH_P_IP as u16))
     });
     let sent = advert(Version::V3, vec![IpAddr::V4(VIP_V4)]);
 
@@ -369,7 +167,7 @@ fn ipv4_multicast_advert_arrives_with_ttl_255_tos_c0_and_decodes() {
     });
 
     // On the wire: TOS 0xc0 and TTL 255 in the IPv4 header (bytes 14 + 1 and 14 + 8).
-    let frame = in_netns(&pair.b.name, || {
+    let frame = in_netns(&b.ns, || {
         capture_b.expect("IPv4 VRRP frame from a", |frame| {
             frame.len() > 34 && frame[14 + 9] == 112 && frame[14 + 12..14 + 16] == A_V4.octets()
         })
@@ -385,10 +183,11 @@ fn ipv4_multicast_advert_arrives_with_ttl_255_tos_c0_and_decodes() {
 
 #[test]
 fn ipv4_unicast_advert_reaches_the_peer_and_not_the_group_socket_only() {
-    let pair = Pair::new(false);
+    let topo = pair(false);
+    let (a, b) = (topo.node("a"), topo.node("b"));
     let rt = runtime();
     let handle = rt.handle().clone();
-    let (multicast_a, unicast_a) = in_netns(&pair.a.name, || {
+    let (multicast_a, unicast_a) = in_netns(&a.ns, || {
         let _runtime = handle.enter();
         (
             VrrpSocket::open(IFACE, Family::V4, IpAddr::V4(A_V4), Mode::Multicast)
@@ -399,7 +198,7 @@ fn ipv4_unicast_advert_reaches_the_peer_and_not_the_group_socket_only() {
     });
     // `b` has a group member too: with IP_MULTICAST_ALL left on, the unicast socket
     // would receive the group's traffic because of it.
-    let (_multicast_b, unicast_b) = in_netns(&pair.b.name, || {
+    let (_multicast_b, unicast_b) = in_netns(&b.ns, || {
         let _runtime = handle.enter();
         (
             VrrpSocket::open(IFACE, Family::V4, IpAddr::V4(B_V4), Mode::Multicast)
@@ -480,23 +279,24 @@ fn ipv4_unicast_advert_reaches_the_peer_and_not_the_group_socket_only() {
 
 #[test]
 fn ipv6_multicast_advert_comes_from_the_link_local_with_hop_limit_255() {
-    let pair = Pair::new(false);
+    let topo = pair(false);
+    let (a, b) = (topo.node("a"), topo.node("b"));
     let rt = runtime();
     let handle = rt.handle().clone();
-    let (link_local_a_v6, link_local_b_v6) = link_locals(&pair, &rt);
+    let (link_local_a_v6, link_local_b_v6) = link_locals(&topo, &rt);
     let link_local_a = IpAddr::V6(link_local_a_v6);
     let link_local_b = IpAddr::V6(link_local_b_v6);
 
-    let socket_a = in_netns(&pair.a.name, || {
+    let socket_a = in_netns(&a.ns, || {
         let _runtime = handle.enter();
         VrrpSocket::open(IFACE, Family::V6, link_local_a, Mode::Multicast).expect("socket in a")
     });
-    let (socket_b, capture_b) = in_netns(&pair.b.name, || {
+    let (socket_b, capture_b) = in_netns(&b.ns, || {
         let _runtime = handle.enter();
         (
             VrrpSocket::open(IFACE, Family::V6, link_local_b, Mode::Multicast)
                 .expect("socket in b"),
-            Capture::new(libc::ETH_P_IPV6 as u16),
+            FrameCapture::new(libc::ETH_P_IPV6 as u16),
         )
     });
     let sent = advert(Version::V3, vec![IpAddr::V6(VIP_V6)]);
@@ -525,7 +325,7 @@ fn ipv6_multicast_advert_comes_from_the_link_local_with_hop_limit_255() {
     });
 
     // On the wire: traffic class 0xc0, hop limit 255, next header 112.
-    let frame = in_netns(&pair.b.name, || {
+    let frame = in_netns(&b.ns, || {
         capture_b.expect("IPv6 VRRP frame from a", |frame| {
             frame.len() > 54
                 && frame[14 + 6] == 112
@@ -544,11 +344,12 @@ fn ipv6_multicast_advert_comes_from_the_link_local_with_hop_limit_255() {
 
 #[test]
 fn ipv6_unicast_advert_reaches_the_peer_link_local_and_not_the_group_socket_only() {
-    let pair = Pair::new(false);
+    let topo = pair(false);
+    let (a, b) = (topo.node("a"), topo.node("b"));
     let rt = runtime();
-    let (link_local_a, link_local_b) = link_locals(&pair, &rt);
+    let (link_local_a, link_local_b) = link_locals(&topo, &rt);
     let handle = rt.handle().clone();
-    let (multicast_a, unicast_a) = in_netns(&pair.a.name, || {
+    let (multicast_a, unicast_a) = in_netns(&a.ns, || {
         let _runtime = handle.enter();
         let source = IpAddr::V6(link_local_a);
         (
@@ -556,7 +357,7 @@ fn ipv6_unicast_advert_reaches_the_peer_link_local_and_not_the_group_socket_only
             VrrpSocket::open(IFACE, Family::V6, source, Mode::Unicast).expect("unicast in a"),
         )
     });
-    let (_multicast_b, unicast_b) = in_netns(&pair.b.name, || {
+    let (_multicast_b, unicast_b) = in_netns(&b.ns, || {
         let _runtime = handle.enter();
         let source = IpAddr::V6(link_local_b);
         (
@@ -597,21 +398,24 @@ fn ipv6_unicast_advert_reaches_the_peer_link_local_and_not_the_group_socket_only
 
 #[test]
 fn sources_we_do_not_own_and_tentative_link_locals_are_refused() {
-    let pair = Pair::new(true);
-    // Restart a's veth with DAD made to last ~50 s, so its new link-local stays tentative
-    // for the whole test.
-    pair.a.ip(&["link", "set", "dev", IFACE, "down"]);
-    pair.a
-        .sysctl(&format!("net/ipv6/conf/{IFACE}/dad_transmits"), "50");
-    pair.a.ip(&["link", "set", "dev", IFACE, "up"]);
+    let topo = pair(true);
+    let a = topo.node("a");
+    // Restart a's interface with DAD made to last ~50 s, so its new link-local stays
+    // tentative for the whole test.
+    a.ip(&["link", "set", "dev", IFACE, "down"]);
+    sysctl(
+        &a.ns,
+        &[(&format!("net/ipv6/conf/{IFACE}/dad_transmits"), "50")],
+    );
+    a.ip(&["link", "set", "dev", IFACE, "up"]);
     let rt = runtime();
     let handle = rt.handle().clone();
-    let netlink = in_netns(&pair.a.name, || {
+    let netlink = in_netns(&a.ns, || {
         let _runtime = handle.enter();
         Netlink::new().expect("netlink in a")
     });
     let (index, tentative) = rt.block_on(async {
-        let index = netlink.link_index(IFACE).await.expect("veth0 in a");
+        let index = netlink.link_index(IFACE).await.expect("eth0 in a");
         let tentative = poll_until("a tentative link-local in a", || async {
             let entries = netlink.address_entries(index, Family::V6).await.ok()?;
             entries.into_iter().find(|entry| match entry.addr {
@@ -632,7 +436,7 @@ fn sources_we_do_not_own_and_tentative_link_locals_are_refused() {
         (index, tentative.addr)
     });
 
-    let (foreign, from_tentative) = in_netns(&pair.a.name, || {
+    let (foreign, from_tentative) = in_netns(&a.ns, || {
         let _runtime = handle.enter();
         (
             VrrpSocket::open(
@@ -696,16 +500,17 @@ fn opening_on_a_missing_interface_or_sending_across_families_is_an_error() {
 #[test]
 fn vips_are_added_and_removed_idempotently_and_ipv6_ones_are_not_tentative() {
     // DAD stays on: the IPv6 VIP must still be usable at once, thanks to NODAD.
-    let pair = Pair::new(true);
+    let topo = pair(true);
+    let a = topo.node("a");
     let rt = runtime();
     let handle = rt.handle().clone();
-    let netlink = in_netns(&pair.a.name, || {
+    let netlink = in_netns(&a.ns, || {
         let _runtime = handle.enter();
         Netlink::new().expect("netlink in a")
     });
 
     rt.block_on(async {
-        let index = netlink.link_index(IFACE).await.expect("veth0 in a");
+        let index = netlink.link_index(IFACE).await.expect("eth0 in a");
         let missing = netlink.link_index("nope0").await.expect_err("no nope0");
         assert!(
             matches!(missing, NetError::LinkNotFound { .. }),
@@ -713,7 +518,7 @@ fn vips_are_added_and_removed_idempotently_and_ipv6_ones_are_not_tentative() {
         );
         assert!(netlink.link_is_up(index).await.expect("link state"));
         let mac = netlink.link_mac(index).await.expect("mac");
-        let shown = pair.a.ip(&["-o", "link", "show", "dev", IFACE]);
+        let shown = a.ip(&["-o", "link", "show", "dev", IFACE]);
         let mac_text = mac
             .iter()
             .map(|byte| format!("{byte:02x}"))
@@ -723,7 +528,7 @@ fn vips_are_added_and_removed_idempotently_and_ipv6_ones_are_not_tentative() {
 
         for _ in 0..2 {
             netlink
-                .add_address(index, IpAddr::V4(VIP_V4), 24, Some("veth0:vip"))
+                .add_address(index, IpAddr::V4(VIP_V4), 24, Some("eth0:vip"))
                 .await
                 .expect("add IPv4 VIP (again)");
             netlink
@@ -732,17 +537,17 @@ fn vips_are_added_and_removed_idempotently_and_ipv6_ones_are_not_tentative() {
                 .expect("add IPv6 VIP (again)");
         }
 
-        let v4 = pair.a.ip(&["-o", "-4", "addr", "show", "dev", IFACE]);
+        let v4 = a.ip(&["-o", "-4", "addr", "show", "dev", IFACE]);
         let vip_line = v4
             .lines()
             .find(|line| line.contains("192.0.2.100/24"))
             .unwrap_or_else(|| panic!("192.0.2.100/24 missing:\n{v4}"));
-        assert!(vip_line.contains("veth0:vip"), "label: {vip_line}");
+        assert!(vip_line.contains("eth0:vip"), "label: {vip_line}");
         assert!(
             vip_line.contains("secondary"),
-            "same subnet as 192.0.2.1: {vip_line}"
+            "same subnet as {A_V4}: {vip_line}"
         );
-        let v6 = pair.a.ip(&["-o", "-6", "addr", "show", "dev", IFACE]);
+        let v6 = a.ip(&["-o", "-6", "addr", "show", "dev", IFACE]);
         let vip6_line = v6
             .lines()
             .find(|line| line.contains("2001:db8::100/64"))
@@ -806,11 +611,14 @@ fn vips_are_added_and_removed_idempotently_and_ipv6_ones_are_not_tentative() {
                 .await
                 .expect("remove the other VIP (again)");
         }
-        let all = pair.a.ip(&["-o", "addr", "show", "dev", IFACE]);
+        let all = a.ip(&["-o", "addr", "show", "dev", IFACE]);
         for gone in ["192.0.2.100", "2001:db8::100", "198.51.100.10"] {
             assert!(!all.contains(gone), "{gone} still there:\n{all}");
         }
-        assert!(all.contains("192.0.2.1/24"), "the primary survived:\n{all}");
+        assert!(
+            all.contains(&format!("{A_V4}/24")),
+            "the primary survived:\n{all}"
+        );
 
         // Removing from an interface that does not exist is success (ENODEV).
         netlink
@@ -830,10 +638,11 @@ fn vips_are_added_and_removed_idempotently_and_ipv6_ones_are_not_tentative() {
 
 #[test]
 fn watch_reports_address_changes_carrier_loss_and_link_down() {
-    let pair = Pair::new(false);
+    let topo = pair(false);
+    let a = topo.node("a");
     let rt = runtime();
     let handle = rt.handle().clone();
-    let (netlink, mut events) = in_netns(&pair.a.name, || {
+    let (netlink, mut events) = in_netns(&a.ns, || {
         let _runtime = handle.enter();
         (
             Netlink::new().expect("netlink in a"),
@@ -842,7 +651,7 @@ fn watch_reports_address_changes_carrier_loss_and_link_down() {
     });
 
     rt.block_on(async {
-        let index = netlink.link_index(IFACE).await.expect("veth0 in a");
+        let index = netlink.link_index(IFACE).await.expect("eth0 in a");
         let mut next_matching = async |what: &str, wanted: &dyn Fn(&NetEvent) -> bool| {
             within(what, async {
                 loop {
@@ -856,27 +665,28 @@ fn watch_reports_address_changes_carrier_loss_and_link_down() {
         };
 
         let extra = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 50));
-        pair.a.ip(&["addr", "add", "192.0.2.50/24", "dev", IFACE]);
+        a.ip(&["addr", "add", "192.0.2.50/24", "dev", IFACE]);
         next_matching("AddressAdded", &|event| {
             *event == NetEvent::AddressAdded { index, addr: extra }
         })
         .await;
         // An operator deletes an address behind our back.
-        pair.a.ip(&["addr", "del", "192.0.2.50/24", "dev", IFACE]);
+        a.ip(&["addr", "del", "192.0.2.50/24", "dev", IFACE]);
         next_matching("AddressRemoved", &|event| {
             *event == NetEvent::AddressRemoved { index, addr: extra }
         })
         .await;
 
-        // Carrier loss: the peer goes down, our side stays administratively up.
-        pair.b.ip(&["link", "set", "dev", IFACE, "down"]);
+        // Carrier loss: the cable is pulled (a's switch port goes down), our side stays
+        // administratively up.
+        a.unplug(&topo, 0);
         next_matching("LinkChanged down on carrier loss", &|event| {
             *event == NetEvent::LinkChanged { index, up: false }
         })
         .await;
         assert!(!netlink.link_is_up(index).await.expect("link state"));
 
-        pair.b.ip(&["link", "set", "dev", IFACE, "up"]);
+        a.plug(&topo, 0);
         next_matching("LinkChanged up", &|event| {
             *event == NetEvent::LinkChanged { index, up: true }
         })
@@ -884,14 +694,14 @@ fn watch_reports_address_changes_carrier_loss_and_link_down() {
         assert!(netlink.link_is_up(index).await.expect("link state"));
 
         // Administrative down on our side.
-        pair.a.ip(&["link", "set", "dev", IFACE, "down"]);
+        a.ip(&["link", "set", "dev", IFACE, "down"]);
         next_matching("LinkChanged down", &|event| {
             *event == NetEvent::LinkChanged { index, up: false }
         })
         .await;
         assert!(!netlink.link_is_up(index).await.expect("link state"));
 
-        pair.a.ip(&["link", "del", "dev", IFACE]);
+        a.ip(&["link", "del", "dev", IFACE]);
         next_matching("LinkRemoved", &|event| {
             *event == NetEvent::LinkRemoved { index }
         })
@@ -905,15 +715,16 @@ fn watch_reports_address_changes_carrier_loss_and_link_down() {
 
 #[test]
 fn gratuitous_arp_and_unsolicited_na_reach_the_other_namespace_byte_for_byte() {
-    let pair = Pair::new(false);
+    let topo = pair(false);
+    let (a, b) = (topo.node("a"), topo.node("b"));
     let rt = runtime();
     let handle = rt.handle().clone();
-    let netlink = in_netns(&pair.a.name, || {
+    let netlink = in_netns(&a.ns, || {
         let _runtime = handle.enter();
         Netlink::new().expect("netlink in a")
     });
     let (index, mac, link_local) = rt.block_on(async {
-        let index = netlink.link_index(IFACE).await.expect("veth0 in a");
+        let index = netlink.link_index(IFACE).await.expect("eth0 in a");
         let mac = netlink.link_mac(index).await.expect("mac of a");
         let link_local = poll_until("link-local address in a", || async {
             netlink.primary_address(index, Family::V6, &[]).await.ok()
@@ -927,13 +738,13 @@ fn gratuitous_arp_and_unsolicited_na_reach_the_other_namespace_byte_for_byte() {
     let garp = gratuitous_arp(mac, VIP_V4).to_vec();
     let na = unsolicited_na(mac, link_local, VIP_V6).to_vec();
 
-    let (arp_capture, ipv6_capture) = in_netns(&pair.b.name, || {
+    let (arp_capture, ipv6_capture) = in_netns(&b.ns, || {
         (
-            Capture::new(libc::ETH_P_ARP as u16),
-            Capture::new(libc::ETH_P_IPV6 as u16),
+            FrameCapture::new(libc::ETH_P_ARP as u16),
+            FrameCapture::new(libc::ETH_P_IPV6 as u16),
         )
     });
-    let announcer = in_netns(&pair.a.name, || {
+    let announcer = in_netns(&a.ns, || {
         let _runtime = handle.enter();
         Announcer::open(index).expect("AF_PACKET socket in a")
     });
@@ -949,7 +760,7 @@ fn gratuitous_arp_and_unsolicited_na_reach_the_other_namespace_byte_for_byte() {
         assert!(matches!(short, NetError::BadFrame { .. }), "{short:?}");
     });
 
-    let received_arp = in_netns(&pair.b.name, || {
+    let received_arp = in_netns(&b.ns, || {
         arp_capture.expect("gratuitous ARP for 192.0.2.100", |frame| {
             frame.len() >= garp.len() && frame[22..28] == mac && frame[28..32] == VIP_V4.octets()
         })
@@ -959,7 +770,7 @@ fn gratuitous_arp_and_unsolicited_na_reach_the_other_namespace_byte_for_byte() {
         garp[..],
         "the frame arrives as built"
     );
-    let received_na = in_netns(&pair.b.name, || {
+    let received_na = in_netns(&b.ns, || {
         ipv6_capture.expect("unsolicited NA for 2001:db8::100", |frame| {
             frame.len() >= na.len() && frame[54] == 136 && frame[62..78] == VIP_V6.octets()
         })

@@ -6,7 +6,7 @@
 mod netns;
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -210,6 +210,54 @@ fn drain_file_moves_the_vip_while_it_is_held_throughout() {
                 .all(|p| matches!(&p.result, Err(e) if e.contains("reset"))),
         "only a request in flight at an ARP switch may fail, by a reset: {report}"
     );
+}
+
+/// A drain file with a positive weight holding a huge number: the value times the weight
+/// saturates, and so does the sum with the configured priority. The daemon advertises
+/// 254 (it used to wrap to 1 in a release build, and to panic in a debug one); the
+/// largest negative value gives 1, and the daemon lives on throughout.
+#[test]
+fn a_huge_drain_value_clamps_the_priority_instead_of_wrapping() {
+    let topo = pair("drain-huge");
+    let (a, b) = (topo.node("a"), topo.node("b"));
+    let drain = topo.dir().join("drain-a");
+    let da = a.start(&Config::one(web(150).with("track: [boost]")).top(&format!(
+        "checks:\n  - name: boost\n    file: {}\n    weight: 254",
+        drain.display()
+    )));
+    topo.expect_holders(VIP4, &["a"], STARTUP + takeover_bound(150));
+    let adverts = b.listen_vrrp(0);
+    let advertised = |priority: u8| {
+        let from_a = IpAddr::V4(a.ip4());
+        topo.expect_within(
+            Duration::from_secs(2),
+            &format!("a advertises priority {priority}"),
+            || {
+                adverts
+                    .from(from_a)
+                    .last()
+                    .is_some_and(|s| s.priority == priority)
+            },
+        );
+    };
+    advertised(150);
+    for (value, priority) in [
+        (i64::from(i32::MAX), 254),
+        (i64::MAX, 254),
+        (i64::MIN, 1),
+        (0, 150),
+    ] {
+        std::fs::write(&drain, format!("{value}\n")).unwrap();
+        advertised(priority);
+        topo.expect_holders_stay(VIP4, &["a"], 3 * ADV);
+    }
+    for change in ["150 -> 254", "254 -> 1", "1 -> 150"] {
+        assert!(
+            da.log_contains(&format!("effective priority {change}")),
+            "{change}: {}",
+            da.log_tail(20)
+        );
+    }
 }
 
 #[test]

@@ -258,10 +258,34 @@ fn crash_failover_is_exact() {
             })
             .collect();
         assert_first_takeover(&lan, crash_at, &predictions);
-        if lan.takeovers(0, crash_at).len() > 1 {
+        // Not only the first: every takeover after the crash (a collision included) is
+        // a backup whose own master-down timer, restarted by the crashed master's last
+        // advertisement, ran out at its predicted instant. A takeover at any other time
+        // (a timer the model does not explain) fails the seed.
+        let all = lan.takeovers(0, crash_at);
+        if let Some(unexplained) = all.iter().find(|t| !predictions.contains(t)) {
+            lan.fail(&format!(
+                "takeover {unexplained:?} is not a predicted one: takeovers {all:?}, \
+                 predictions {predictions:?}"
+            ));
+        }
+        // A second master only where nothing could have stopped it: its timer ran out
+        // before the first new master's advertisement could reach it (equal priorities,
+        // or timers closer than the one-way delay). A backup that heard the new master
+        // and took over anyway, because it still followed the dead one, fails the seed.
+        if let Some(&(first_at, _)) = all.first() {
+            let reach = lan.delay + lan.jitter;
+            if let Some(late) = all.iter().find(|&&(at, _)| at > first_at + reach) {
+                lan.fail(&format!(
+                    "takeover {late:?} after the first new master {first_at:?} could be \
+                     heard (one-way delay at most {reach:?}): takeovers {all:?}"
+                ));
+            }
+        }
+        if all.len() > 1 {
             collisions += 1;
         }
-        takeovers += 1;
+        takeovers += all.len() as u64;
         let end = lan.now + lan.longest_interval().to_duration() * 3;
         lan.run_until_with(end, &mut one_and_best);
         runs += 1;
@@ -269,7 +293,6 @@ fn crash_failover_is_exact() {
     println!(
         "{NAME}: {runs} seeds, {takeovers} exact takeovers, {collisions} with a brief collision"
     );
-    assert_eq!(takeovers, runs, "every seed exercised a takeover");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -359,7 +382,7 @@ fn graceful_shutdown_is_exact_and_make_before_break() {
 #[test]
 fn priority_change_preempts_exactly() {
     const NAME: &str = "priority_change_preempts_exactly";
-    let (mut runs, mut lowered, mut raised) = (0u64, 0u64, 0u64);
+    let (mut runs, mut lowered, mut raised, mut saturated) = (0u64, 0u64, 0u64, 0u64);
     for seed in seeds(1000) {
         let mut rng = Rng::new(seed ^ salt(NAME));
         let mut setup = Setup::random(&mut rng, &[2, 3, 5], false, false);
@@ -379,6 +402,10 @@ fn priority_change_preempts_exactly() {
         let old_priority = lan.priority(old, 0);
         let change_at = lan.now;
         let backups: Vec<usize> = (0..setup.n()).filter(|&b| b != old).collect();
+        // Sometimes the weight is at an i32 bound (a drain file holding a huge number
+        // saturates there): the priority must clamp to 1 or 254, not wrap.
+        let extreme = rng.chance(0.2);
+        saturated += u64::from(extreme);
         if rng.chance(0.5) {
             // The master's health drops it below some backup.
             let best_backup = backups
@@ -387,13 +414,23 @@ fn priority_change_preempts_exactly() {
                 .max()
                 .expect("a backup");
             let target = rng.range(1, u64::from(best_backup) - 1) as u8;
-            lan.set_health(old, 0, i32::from(target) - i32::from(old_priority), false);
+            let weight = if extreme {
+                i32::MIN
+            } else {
+                i32::from(target) - i32::from(old_priority)
+            };
+            lan.set_health(old, 0, weight, false);
             lowered += 1;
         } else {
             // A backup's health raises it above the master.
             let b = rng.pick(&backups);
             let target = rng.range(u64::from(old_priority) + 1, 254) as i32;
-            lan.set_health(b, 0, target - i32::from(setup.priorities[b]), false);
+            let weight = if extreme {
+                i32::MAX
+            } else {
+                target - i32::from(setup.priorities[b])
+            };
+            lan.set_health(b, 0, weight, false);
             raised += 1;
         }
         let master_now = lan.priority(old, 0);
@@ -434,8 +471,11 @@ fn priority_change_preempts_exactly() {
         lan.run_until_with(lan.now + interval.to_duration() * 3, &mut one_and_best);
         runs += 1;
     }
-    println!("{NAME}: {runs} seeds ({lowered} master lowered, {raised} backup raised)");
-    assert!(runs == 0 || (lowered > 0 && raised > 0) || runs < 10);
+    println!(
+        "{NAME}: {runs} seeds ({lowered} master lowered, {raised} backup raised, \
+         {saturated} by a weight at an i32 bound)"
+    );
+    assert!(runs < 10 || (lowered > 0 && raised > 0 && saturated > 0));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -649,7 +689,7 @@ fn healed_partition_has_one_master_within_one_interval() {
         "{NAME}: {runs} seeds, slowest resolution {:.0}% of the bound",
         worst * 100.0
     );
-    assert!(runs == 0 || worst > 0.0, "the resolution was measured");
+    assert!(worst > 0.0, "the resolution was measured");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -898,14 +938,15 @@ fn soak(name: &'static str, seed: u64, members: usize, totals: &mut SoakTotals) 
                         let weight = lan.nodes[node].weight[member];
                         lan.set_health(node, member, weight, fault);
                     } else {
-                        let weight = rng.pick(&[-80, -30, 0, 30, 80]);
+                        // The i32 bounds: a drain file holding a huge number.
+                        let weight = rng.pick(&[i32::MIN, -80, -30, 0, 30, 80, i32::MAX]);
                         for m in 0..members {
                             let fault = lan.nodes[node].health_fault[m];
                             lan.set_health(node, m, weight, fault);
                         }
                     }
                 } else {
-                    let weight = rng.pick(&[-80, -30, -10, 0, 0, 10, 30, 80]);
+                    let weight = rng.pick(&[i32::MIN, -80, -30, -10, 0, 0, 10, 30, 80, i32::MAX]);
                     lan.set_health(node, 0, weight, fault);
                 }
             }
@@ -1090,6 +1131,32 @@ fn sync_group_soak_converges_together() {
 // ---------------------------------------------------------------------------------------
 // The harness itself: the checks can fail
 // ---------------------------------------------------------------------------------------
+
+/// `SIM_SEEDS=0` once let every scenario pass having run no seed; a count that checks
+/// nothing, or that does not parse, is refused.
+#[test]
+fn seed_counts_that_would_check_nothing_are_refused() {
+    use sim::seeds_from;
+    assert_eq!(seeds_from(None, None, 5), 0..=4);
+    assert_eq!(seeds_from(None, Some(" 3\n"), 5), 0..=2);
+    assert_eq!(seeds_from(Some("7"), Some("0"), 5), 7..=7, "one seed wins");
+    assert_eq!(seeds_from(Some("18446744073709551615"), None, 5).count(), 1);
+    let refused: [(Option<&str>, Option<&str>, u64); 6] = [
+        (None, Some("0"), 5),
+        (None, Some(""), 5),
+        (None, Some("many"), 5),
+        (None, Some("-1"), 5),
+        (Some("seven"), None, 5),
+        (None, None, 0),
+    ];
+    for (seed, count, default) in refused {
+        let result = std::panic::catch_unwind(|| seeds_from(seed, count, default));
+        assert!(
+            result.is_err(),
+            "SIM_SEED={seed:?} SIM_SEEDS={count:?} default {default} was accepted: {result:?}"
+        );
+    }
+}
 
 #[test]
 fn harness_catches_broken_expectations() {

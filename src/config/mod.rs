@@ -8,9 +8,7 @@
 //!
 //! The example with every key and its default is `packaging/examples/floatip.yaml`.
 
-mod duration;
 mod error;
-mod health;
 mod locate;
 mod schema;
 mod validate;
@@ -20,7 +18,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use duration::{DurationError, format_duration, parse_duration};
+pub use crate::common::duration::{DurationError, format_duration, parse_duration};
+pub use crate::common::security::{DEFAULT_SCRIPT_USER, FALLBACK_SCRIPT_USER};
 pub use error::{ConfigError, Diagnostic, MAX_DIAGNOSTICS, Severity};
 
 use crate::proto::fsm::RouterConfig;
@@ -105,12 +104,6 @@ pub struct Global {
     /// A Unix stream socket that gets one JSON line per transition and priority change.
     pub event_socket: Option<PathBuf>,
 }
-
-/// The package's system user, who runs scripts unless `script_user` says otherwise.
-pub const DEFAULT_SCRIPT_USER: &str = "floatip";
-/// Used (with a warning) when `DEFAULT_SCRIPT_USER` does not exist, e.g. when running
-/// from a source build without the package.
-pub const FALLBACK_SCRIPT_USER: &str = "nobody";
 
 /// One health check (the `checks:` section), with every default applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -351,8 +344,13 @@ impl RouterSpec {
             accept_mode: self.accept_mode,
             primary_address,
             addresses: self.virtual_ips(),
+            prefix_lens: self.addresses.iter().map(|a| a.prefix_len).collect(),
+            announce_burst: self.announce.burst,
+            announce_burst_interval: self.announce.burst_interval,
             announce_repeat_after: self.announce.repeat_after,
             announce_refresh_every: self.announce.refresh_every,
+            checksum_form: self.checksum.fixed(),
+            unicast_peers: self.unicast.as_ref().map(|u| u.peers.clone()),
         }
     }
 

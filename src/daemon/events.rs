@@ -248,7 +248,7 @@ async fn serve(stream: UnixStream, mut lines: mpsc::Receiver<Arc<str>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::track::security::test_support::TempDir;
+    use crate::common::security::test_support::TempDir;
     use std::io::{BufRead, BufReader, Read};
     use std::time::Instant;
 

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::config::{CheckKind, CheckSpec};
-use crate::track::policy::{Change, Health, Policy, Saved};
+use crate::track::policy::{Change, Health, Policy, Rule, Saved};
 use crate::track::{CheckIndex, Observation, Report, RunAs, file, probe, process, script};
 
 /// One configured check and its checker.
@@ -49,7 +49,7 @@ impl Checks {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut checks = Checks {
             running: Vec::new(),
-            policy: Policy::new(&[]),
+            policy: Policy::new([]),
             next_id: 0,
             tx,
             rx,
@@ -74,7 +74,7 @@ impl Checks {
             let saved = self.policy.save(index);
             old.insert(running.spec.name.clone(), (running, saved));
         }
-        let mut policy = Policy::new(specs);
+        let mut policy = Policy::new(specs.iter().map(rule));
         for (index, spec) in specs.iter().enumerate() {
             match old.remove(&spec.name) {
                 Some((running, saved)) if running.spec == *spec && !restart_all => {
@@ -192,6 +192,17 @@ impl Checks {
             }
         }
         Some((index, change))
+    }
+}
+
+/// What the policy needs of a check's configuration.
+fn rule(spec: &CheckSpec) -> Rule {
+    Rule {
+        weight: spec.weight,
+        rise: spec.rise,
+        fall: spec.fall,
+        initially_up: spec.initially_up,
+        valued: matches!(spec.kind, CheckKind::File { .. }),
     }
 }
 

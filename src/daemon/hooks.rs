@@ -8,15 +8,20 @@
 //! passes it no arguments), then `command` with `TYPE NAME STATE PRIORITY` appended, so
 //! existing keepalived notify scripts work unchanged.
 //!
+//! The queue is bounded (`QUEUE_LIMIT` transitions waiting to start): a router flapping
+//! faster than its hooks run coalesces the waiting transitions instead of queueing
+//! without limit. What runs is always a subsequence of what happened, in order, the
+//! latest transition last; a STOP is never dropped; the coalescing is logged (one WARN
+//! when the hooks catch up with it).
+//!
 //! A hook's outcome is only logged: a failing, hung (killed after its timeout) or
 //! unstartable hook never changes VRRP state, and nothing here reports back to the
 //! daemon. Running a command (user, process group, timeout) is `track::exec`'s.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::{Instrument, info, info_span, warn};
 
@@ -43,8 +48,12 @@ impl HookType {
     }
 }
 
+/// Transitions waiting to start, per router or group. At this many, a new one
+/// coalesces those waiting (see `Queue::push`).
+pub const QUEUE_LIMIT: usize = 8;
+
 /// One queued transition.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Transition {
     /// Keepalived's STATE argument is its `notify_name` (STOP: the daemon is stopping,
     /// or a reload removed the router).
@@ -52,75 +61,166 @@ struct Transition {
     priority: u8,
 }
 
+/// What the event loop and the worker share: the waiting transitions and the counts.
+#[derive(Debug, Default)]
+struct Queue {
+    waiting: std::collections::VecDeque<Transition>,
+    /// Transitions dropped by coalescing since the worker last logged it.
+    coalesced: usize,
+    /// A hook of a transition is running.
+    running: bool,
+    /// No more transitions come (`finish`, or the `Hooks` dropped): the worker runs
+    /// what is waiting, then ends.
+    closed: bool,
+}
+
+impl Queue {
+    /// Queue `transition`. When `QUEUE_LIMIT` are already waiting, the hooks are behind
+    /// the router: the waiting transitions other than STOP are dropped (a run of STOPs
+    /// kept as one), so what runs stays in order, STOP still runs, and the latest
+    /// transition still runs last.
+    fn push(&mut self, transition: Transition) {
+        if self.waiting.len() >= QUEUE_LIMIT {
+            let before = self.waiting.len();
+            let mut stop_last = false;
+            self.waiting.retain(|t| {
+                let keep = t.state == State::Stopped && !stop_last;
+                stop_last = t.state == State::Stopped;
+                keep
+            });
+            self.coalesced += before - self.waiting.len();
+        }
+        self.waiting.push_back(transition);
+    }
+}
+
 /// The notify hooks of one router or sync group: a queue and the worker that drains it.
 ///
 /// Dropping it without `finish` lets the worker run what is queued, then end.
 pub struct Hooks {
-    queue: mpsc::UnboundedSender<Transition>,
-    worker: JoinHandle<()>,
-    /// Transitions queued or running, for the log when `finish` runs out of time.
-    pending: Arc<AtomicUsize>,
+    queue: Arc<Mutex<Queue>>,
+    /// Wakes the worker: a transition was queued, or the queue closed.
+    wake: Arc<Notify>,
+    /// `None` only once `finish` took it.
+    worker: Option<JoinHandle<()>>,
 }
 
 impl Hooks {
     /// Starts the worker (a tokio task) for the hooks of `name`.
     pub fn start(kind: HookType, name: String, spec: NotifySpec, run_as: RunAs) -> Hooks {
-        let (queue, mut receiver) = mpsc::unbounded_channel::<Transition>();
-        let pending = Arc::new(AtomicUsize::new(0));
+        let queue = Arc::new(Mutex::new(Queue::default()));
+        let wake = Arc::new(Notify::new());
         let span = info_span!("notify", r#type = kind.as_str(), name = %name);
-        let worker_pending = Arc::clone(&pending);
+        let (worker_queue, worker_wake) = (Arc::clone(&queue), Arc::clone(&wake));
         let worker = tokio::spawn(
             async move {
-                while let Some(transition) = receiver.recv().await {
+                loop {
+                    let next = {
+                        let mut queue = lock(&worker_queue);
+                        let next = queue.waiting.pop_front();
+                        queue.running = next.is_some();
+                        let coalesced = std::mem::take(&mut queue.coalesced);
+                        let latest = queue.waiting.back().copied().or(next);
+                        match (next, latest) {
+                            (Some(next), Some(latest)) => Some((next, coalesced, latest)),
+                            _ if queue.closed => break,
+                            _ => None,
+                        }
+                    };
+                    let Some((transition, coalesced, latest)) = next else {
+                        // A permit is stored if the wake-up came before this wait.
+                        worker_wake.notified().await;
+                        continue;
+                    };
+                    if coalesced > 0 {
+                        warn!(
+                            coalesced,
+                            "notify hooks fell behind the transitions: {coalesced} waiting \
+                             were coalesced and do not run; {} runs now, the latest, {} \
+                             (priority {}), last",
+                            transition.state.notify_name(),
+                            latest.state.notify_name(),
+                            latest.priority
+                        );
+                    }
                     run_transition(kind, &name, &spec, &run_as, transition).await;
-                    worker_pending.fetch_sub(1, Ordering::Relaxed);
                 }
             }
             .instrument(span),
         );
         Hooks {
             queue,
-            worker,
-            pending,
+            wake,
+            worker: Some(worker),
         }
     }
 
     /// Queues the hooks of a transition to `state` at `priority`. Never blocks, never
-    /// fails (after the worker is gone, which only `finish` does, it is a no-op).
+    /// fails (after `finish` it is a no-op), never queues more than `QUEUE_LIMIT`.
     /// Initialize has no hook.
     pub fn notify(&self, state: State, priority: u8) {
         if state == State::Initialize {
             return;
         }
-        self.pending.fetch_add(1, Ordering::Relaxed);
-        if self.queue.send(Transition { state, priority }).is_err() {
-            self.pending.fetch_sub(1, Ordering::Relaxed);
+        let mut queue = lock(&self.queue);
+        if queue.closed {
+            return;
         }
+        queue.push(Transition { state, priority });
+        drop(queue);
+        self.wake.notify_one();
+    }
+
+    /// Transitions waiting to start (for tests of the bound).
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
+        lock(&self.queue).waiting.len()
+    }
+
+    fn close(&self) {
+        lock(&self.queue).closed = true;
+        self.wake.notify_one();
     }
 
     /// Closes the queue and waits for the hooks already queued to run, at most `limit`
     /// in all; after that, the running hook's process group is killed and the rest is
     /// not run (logged). For daemon exit, so that STOP hooks run.
-    pub async fn finish(self, limit: Duration) {
-        let Hooks {
-            queue,
-            mut worker,
-            pending,
-        } = self;
-        drop(queue);
+    pub async fn finish(mut self, limit: Duration) {
+        self.close();
+        let Some(mut worker) = self.worker.take() else {
+            return;
+        };
         if tokio::time::timeout(limit, &mut worker).await.is_ok() {
             return;
         }
         // Dropping the running hook's future kills its process group.
         worker.abort();
         let _ = worker.await;
+        let unfinished = {
+            let queue = lock(&self.queue);
+            queue.waiting.len() + usize::from(queue.running)
+        };
         warn!(
-            unfinished = pending.load(Ordering::Relaxed),
+            unfinished,
             "notify hooks still running after {}: killed; the unfinished transitions' \
              hooks did not (all) run",
             format_duration(limit)
         );
     }
+}
+
+impl Drop for Hooks {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The queue's lock. A panic while it was held (there is no code that can) would
+/// leave consistent data: every update is a single step.
+fn lock(queue: &Mutex<Queue>) -> std::sync::MutexGuard<'_, Queue> {
+    queue
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 async fn run_transition(
@@ -281,6 +381,163 @@ mod tests {
                 "INSTANCE vi_1 MASTER 90",
             ]
         );
+    }
+
+    /// Whether `part` is `whole` with some items left out, order kept.
+    fn is_subsequence<T: PartialEq>(part: &[T], whole: &[T]) -> bool {
+        let mut rest = whole.iter();
+        part.iter().all(|p| rest.any(|w| w == p))
+    }
+
+    fn transition(state: State, priority: u8) -> Transition {
+        Transition { state, priority }
+    }
+
+    #[test]
+    fn a_full_queue_coalesces_all_but_stop_and_the_latest() {
+        let mut queue = Queue::default();
+        let mut notified = Vec::new();
+        // A STOP among flapping, then more flapping than the bound.
+        for i in 0..=QUEUE_LIMIT {
+            let state = if i == 2 {
+                State::Stopped
+            } else {
+                State::Backup
+            };
+            notified.push(transition(state, u8::try_from(i).expect("small")));
+        }
+        for t in &notified {
+            queue.push(*t);
+        }
+        let waiting: Vec<Transition> = queue.waiting.iter().copied().collect();
+        assert_eq!(
+            waiting,
+            [notified[2], notified[QUEUE_LIMIT]],
+            "STOP, then the latest"
+        );
+        assert_eq!(queue.coalesced, QUEUE_LIMIT - 1);
+        // Below the bound nothing is coalesced.
+        let mut queue = Queue::default();
+        for t in &notified[..QUEUE_LIMIT] {
+            queue.push(*t);
+        }
+        assert_eq!(queue.waiting.len(), QUEUE_LIMIT);
+        assert_eq!(queue.coalesced, 0);
+        // A run of STOPs counts as one: the bound holds even then.
+        let mut queue = Queue::default();
+        for i in 0..10 * QUEUE_LIMIT {
+            queue.push(transition(State::Stopped, 0));
+            queue.push(transition(
+                State::Master,
+                u8::try_from(i % 200).expect("small"),
+            ));
+            assert!(queue.waiting.len() <= QUEUE_LIMIT, "{:?}", queue.waiting);
+        }
+        assert_eq!(queue.waiting.back().map(|t| t.state), Some(State::Master));
+    }
+
+    /// Log lines written while the guard lives, on this thread (a current-thread
+    /// runtime runs the hook workers on it too).
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            lock_bytes(&self.0).extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn lock_bytes(bytes: &Mutex<Vec<u8>>) -> std::sync::MutexGuard<'_, Vec<u8>> {
+        bytes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    impl Captured {
+        fn start() -> (Captured, tracing::subscriber::DefaultGuard) {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .finish();
+            (captured, tracing::subscriber::set_default(subscriber))
+        }
+
+        fn lines_with(&self, text: &str) -> Vec<String> {
+            String::from_utf8_lossy(&lock_bytes(&self.0))
+                .lines()
+                .filter(|l| l.contains(text))
+                .map(str::to_string)
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_router_flapping_faster_than_its_hook_is_coalesced() {
+        let (captured, _guard) = Captured::start();
+        let dir = TempDir::new("hooks-flap");
+        let out = scratch(&dir);
+        let (log, gate) = (out.join("log"), out.join("gate"));
+        // Every hook waits for the gate: none finishes before all notifications are in.
+        let script = format!(
+            "while [ ! -e {gate} ]; do sleep 0.01; done; echo \"$@\" >> {log}",
+            gate = gate.display(),
+            log = log.display()
+        );
+        let mut spec = spec();
+        spec.command = Some(shell(&script));
+        spec.timeout = SECOND * 60;
+        let hooks = Hooks::start(HookType::Instance, "vi_1".into(), spec, runner());
+        // The first hook starts and blocks on the gate.
+        hooks.notify(State::Master, 1);
+        let deadline = Instant::now() + SECOND * 10;
+        while hooks.waiting() > 0 {
+            assert!(Instant::now() < deadline, "the first hook never started");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut notified = vec!["INSTANCE vi_1 MASTER 1".to_string()];
+        let cycle = [State::Backup, State::Master, State::Fault];
+        for i in 0..1000_usize {
+            let (state, priority) = match i {
+                500 => (State::Stopped, 0),
+                _ => (cycle[i % 3], u8::try_from(i % 250).expect("small")),
+            };
+            hooks.notify(state, priority);
+            notified.push(format!("INSTANCE vi_1 {} {priority}", state.notify_name()));
+            assert!(
+                hooks.waiting() <= QUEUE_LIMIT,
+                "{} waiting",
+                hooks.waiting()
+            );
+            // Let the worker run between some of them, as a real event loop does.
+            if i % 100 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        std::fs::write(&gate, "").expect("gate");
+        hooks.finish(SECOND * 60).await;
+        let ran = lines(&log);
+        assert!(is_subsequence(&ran, &notified), "out of order: {ran:?}");
+        assert_eq!(ran.last(), notified.last(), "the latest runs last: {ran:?}");
+        assert!(ran.iter().any(|l| l == "INSTANCE vi_1 STOP 0"), "{ran:?}");
+        assert!(ran.len() <= 1 + QUEUE_LIMIT, "{} ran: {ran:?}", ran.len());
+        // One WARN, when the hooks catch up: how many were coalesced, what runs last.
+        let warned = captured.lines_with("fell behind");
+        assert_eq!(warned.len(), 1, "{warned:#?}");
+        let coalesced = notified.len() - ran.len();
+        for part in [
+            "WARN".to_string(),
+            "name=vi_1".to_string(),
+            format!("{coalesced} waiting were coalesced"),
+            "the latest, BACKUP (priority 249), last".to_string(),
+        ] {
+            assert!(warned[0].contains(&part), "{part:?} in {}", warned[0]);
+        }
     }
 
     #[tokio::test]

@@ -1,42 +1,48 @@
 //! The daemon: the event loop that turns I/O into events and actions into I/O.
 //!
 //! Owns the running routers (each wrapped in a sync group, a lone router being a group
-//! of one), their sockets, the netlink watch, signals, reloads and the execution of
-//! actions. It is the only place where an `Action` becomes I/O. It must not make
-//! protocol decisions: those are the core's (`crate::proto`).
+//! of one), their sockets, the netlink watch, signals and reloads. Its loop waits,
+//! turns what happened into an `Event`, hands it to the core and gives the resulting
+//! `Action`s to the executor (`executor.rs`, the only place an action becomes I/O). It
+//! must not make protocol decisions: those are the core's (`crate::proto`).
 
 mod clock;
 mod events;
+mod executor;
 mod health;
 mod hooks;
 mod nft;
 mod ratelimit;
+mod reload_plan;
 mod router;
 pub mod sniff;
+pub mod status;
 pub mod systemd;
 mod timer;
 
-use std::collections::{BTreeSet, HashMap};
-use std::net::IpAddr;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use futures::StreamExt;
 use thiserror::Error;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::{Instrument, debug, error, info, warn};
 
-use crate::config::{self, Config, ConfigError, NotifySpec};
+use crate::config::{self, Config, ConfigError, RouterSpec};
 use crate::net::{NetError, NetEvent, Netlink};
 use crate::proto::fsm::{Action, Event, Router, State};
 use crate::proto::group::SyncGroup;
+use crate::proto::packet::{Family, Version};
 use crate::proto::timers::Instant;
 use crate::track::policy::Change;
 use crate::track::{CheckIndex, Observation, RunAs, security};
 use clock::Clock;
 use events::EventSocket;
+use executor::{Executor, Target};
 use health::Checks;
-use hooks::{HookType, Hooks};
+use hooks::HookType;
+use reload_plan::Step;
 use router::{Received, RouterId, RouterIo};
 
 /// Why the daemon could not start or had to stop.
@@ -92,60 +98,6 @@ struct Unit {
     name: Option<String>,
 }
 
-/// How long the daemon waits at exit for queued notify hooks (the STOP hooks).
-const HOOKS_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Notify hooks by owner, kept over a reload when their definition is unchanged.
-struct HookTable<K> {
-    hooks: HashMap<K, (NotifySpec, Hooks)>,
-}
-
-impl<K> Default for HookTable<K> {
-    fn default() -> Self {
-        HookTable {
-            hooks: HashMap::new(),
-        }
-    }
-}
-
-impl<K: std::hash::Hash + Eq + Clone> HookTable<K> {
-    /// Make the table hold exactly `wanted`, reusing unchanged entries unless
-    /// `restart_all` (the user they run as changed).
-    fn sync(
-        &mut self,
-        wanted: Vec<(K, String, NotifySpec)>,
-        kind: HookType,
-        run_as: &RunAs,
-        restart_all: bool,
-    ) {
-        let mut old = std::mem::take(&mut self.hooks);
-        for (key, name, spec) in wanted {
-            let entry = match old.remove(&key) {
-                Some((old_spec, hooks)) if old_spec == spec && !restart_all => (old_spec, hooks),
-                _ => {
-                    let hooks = Hooks::start(kind, name, spec.clone(), run_as.clone());
-                    (spec, hooks)
-                }
-            };
-            self.hooks.insert(key, entry);
-        }
-    }
-
-    /// Forget the hooks of `key`; what is queued still runs, then the worker ends.
-    fn remove(&mut self, key: &K) {
-        self.hooks.remove(key);
-    }
-
-    fn get(&self, key: &K) -> Option<&Hooks> {
-        self.hooks.get(key).map(|(_, hooks)| hooks)
-    }
-
-    async fn finish(&mut self, limit: std::time::Duration) {
-        let all: Vec<Hooks> = self.hooks.drain().map(|(_, (_, hooks))| hooks).collect();
-        futures::future::join_all(all.into_iter().map(|hooks| hooks.finish(limit))).await;
-    }
-}
-
 impl Unit {
     fn all_stopped(&self) -> bool {
         self.group
@@ -164,20 +116,13 @@ struct Daemon {
     next_id: u64,
     packets_tx: mpsc::Sender<Received>,
     packets_rx: mpsc::Receiver<Received>,
-    /// Addresses blocked per router (accept mode off); mirrored into nftables.
-    blocked: HashMap<RouterId, Vec<IpAddr>>,
-    /// Whether we created the nftables table (and so must remove it on exit).
-    nft_table: bool,
+    /// Carries out every action.
+    exec: Executor,
     /// SIGTERM or SIGINT received: routers are leaving; exit once all have stopped.
     shutting_down: bool,
     /// Who runs check scripts and notify hooks.
     run_as: RunAs,
     checks: Checks,
-    router_hooks: HookTable<RouterId>,
-    group_hooks: HookTable<String>,
-    /// The state last reported to each sync group's notify hook and event listeners.
-    group_reported: HashMap<String, State>,
-    events: Option<EventSocket>,
 }
 
 impl Daemon {
@@ -210,17 +155,12 @@ impl Daemon {
             next_id: 0,
             packets_tx,
             packets_rx,
-            blocked: HashMap::new(),
-            nft_table: false,
+            exec: Executor::new(events),
             shutting_down: false,
             run_as,
             checks,
-            router_hooks: HookTable::default(),
-            group_hooks: HookTable::default(),
-            group_reported: HashMap::new(),
-            events,
         };
-        daemon.remove_stale_nft().await;
+        daemon.exec.remove_stale_nft().await;
         let ids = daemon.open_routers(&config).await?;
         daemon.units = daemon.build_units(&config, ids, HashMap::new());
         daemon.sync_hooks(&config, false);
@@ -245,15 +185,19 @@ impl Daemon {
     ) -> Result<HashMap<String, RouterId>, DaemonError> {
         let mut ids = HashMap::new();
         for spec in &config.routers {
-            let id = RouterId(self.next_id);
-            self.next_id += 1;
-            let io =
-                RouterIo::open(id, spec.clone(), &self.netlink, self.packets_tx.clone()).await?;
-            io.remove_stale_addresses(&self.netlink).await;
-            ids.insert(spec.name.clone(), id);
-            self.routers.insert(id, io);
+            ids.insert(spec.name.clone(), self.open_router(spec).await?);
         }
         Ok(ids)
+    }
+
+    /// Open one router (resolve, remove stale VIPs, open its socket) under a new id.
+    async fn open_router(&mut self, spec: &RouterSpec) -> Result<RouterId, DaemonError> {
+        let id = RouterId(self.next_id);
+        self.next_id += 1;
+        let io = RouterIo::open(id, spec.clone(), &self.netlink, self.packets_tx.clone()).await?;
+        io.remove_stale_addresses(&self.netlink).await;
+        self.routers.insert(id, io);
+        Ok(id)
     }
 
     /// Group routers into units: one per sync group, one per router outside any group.
@@ -456,21 +400,29 @@ impl Daemon {
         }
     }
 
-    /// A master whose address was removed by someone else puts it back and
-    /// re-announces it.
-    async fn check_addresses(&mut self, index: Option<u32>, _now: Instant) {
-        for unit in &self.units {
-            for (member, id) in unit.ids.iter().enumerate() {
-                let holds = unit
+    /// Some address was removed: tell each master on that interface which of its
+    /// addresses are gone (the core decides what to do about it).
+    async fn check_addresses(&mut self, index: Option<u32>, now: Instant) {
+        for unit in 0..self.units.len() {
+            for member in 0..self.units[unit].ids.len() {
+                let id = self.units[unit].ids[member];
+                // Only a router holding its addresses can miss them: no reads for others.
+                let holds = self.units[unit]
                     .group
                     .members()
                     .get(member)
                     .is_some_and(Router::holds_addresses);
-                let Some(io) = self.routers.get_mut(id) else {
+                let Some(io) = self.routers.get(&id) else {
                     continue;
                 };
-                if holds && index.is_none_or(|i| io.uses_ifindex(i)) {
-                    io.restore_missing_addresses(&self.netlink).await;
+                if !holds || index.is_some_and(|i| !io.uses_ifindex(i)) {
+                    continue;
+                }
+                let missing = io.missing_addresses(&self.netlink).await;
+                if !missing.is_empty() {
+                    let event = Event::AddressesMissing(missing);
+                    let actions = self.units[unit].group.step(member, event, now);
+                    self.execute(unit, actions).await;
                 }
             }
         }
@@ -487,7 +439,25 @@ impl Daemon {
         let Some(event) = io.accept(&packet, now) else {
             return;
         };
+        let src = match &event {
+            Event::Advert { src, .. } => Some(*src),
+            _ => None,
+        };
+        let learned = |units: &[Unit]| {
+            let router = units.get(unit)?.group.members().get(member)?;
+            router.learned_form(src?)
+        };
+        let before = learned(&self.units);
         let actions = self.units[unit].group.step(member, event, now);
+        let after = learned(&self.units);
+        if after != before
+            && let (Some(src), Some(form)) = (src, after)
+            && io.spec().version == Version::V3
+            && io.spec().family() == Family::V4
+        {
+            io.span
+                .in_scope(|| debug!(peer = %src, form = ?form, "peer's VRRPv3 checksum form"));
+        }
         self.execute(unit, actions).await;
     }
 
@@ -500,109 +470,18 @@ impl Daemon {
         })
     }
 
-    /// Carry out actions, in order, each by the router that must.
+    /// Give a unit's actions to the executor.
     async fn execute(&mut self, unit: usize, actions: Vec<(usize, Action)>) {
-        for (member, action) in actions {
-            let Some(&id) = self.units.get(unit).and_then(|u| u.ids.get(member)) else {
-                continue;
-            };
-            if let Action::BlockAddressTraffic(block) = action {
-                self.block_traffic(id, block).await;
-                continue;
-            }
-            let Some(io) = self.routers.get_mut(&id) else {
-                continue;
-            };
-            io.execute(&action, &self.netlink, self.clock.now()).await;
-            match &action {
-                Action::Transition { from, to, reason } => {
-                    self.on_transition(unit, member, id, *from, *to, &reason.to_string());
-                }
-                Action::PriorityChanged { from, to } => {
-                    self.publish(serde_json::json!({
-                        "event": "priority",
-                        "router": self.router_name(id),
-                        "from": from,
-                        "to": to,
-                    }));
-                }
-                _ => {}
-            }
-        }
-        self.report_group_state(unit);
-    }
-
-    fn router_name(&self, id: RouterId) -> &str {
-        self.routers
-            .get(&id)
-            .map(|io| io.spec().name.as_str())
-            .unwrap_or("?")
-    }
-
-    /// A router changed state: its notify hook, then the event stream.
-    fn on_transition(
-        &mut self,
-        unit: usize,
-        member: usize,
-        id: RouterId,
-        from: State,
-        to: State,
-        reason: &str,
-    ) {
-        let priority = self.units[unit]
-            .group
-            .members()
-            .get(member)
-            .map_or(0, Router::effective_priority);
-        if let Some(hooks) = self.router_hooks.get(&id) {
-            hooks.notify(to, priority);
-        }
-        self.publish(serde_json::json!({
-            "event": "transition",
-            "type": "INSTANCE",
-            "router": self.router_name(id),
-            "from": from.to_string(),
-            "to": to.to_string(),
-            "priority": priority,
-            "reason": reason,
-        }));
-    }
-
-    /// A sync group whose members now all share a new state tells its hook.
-    fn report_group_state(&mut self, unit: usize) {
-        let Some(u) = self.units.get(unit) else {
+        let Some(unit) = self.units.get(unit) else {
             return;
         };
-        let (Some(name), Some(first)) = (u.name.clone(), u.group.common_state()) else {
-            return;
+        let target = Target {
+            routers: &mut self.routers,
+            netlink: &self.netlink,
+            unit,
+            now: self.clock.now(),
         };
-        if first == State::Initialize || self.group_reported.get(&name) == Some(&first) {
-            return;
-        }
-        let from = self.group_reported.insert(name.clone(), first);
-        if let Some(hooks) = self.group_hooks.get(&name) {
-            hooks.notify(first, 0);
-        }
-        self.publish(serde_json::json!({
-            "event": "transition",
-            "type": "GROUP",
-            "group": name,
-            "from": from.map(|s| s.to_string()),
-            "to": first.to_string(),
-        }));
-    }
-
-    /// One line on the event socket, with the wall-clock time.
-    fn publish(&self, mut event: serde_json::Value) {
-        let Some(socket) = &self.events else {
-            return;
-        };
-        let time = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
-        event["time"] = serde_json::json!((time * 1000.0).round() / 1000.0);
-        socket.publish(&event.to_string());
+        self.exec.execute(target, actions).await;
     }
 
     /// The checks a router tracks, by index.
@@ -650,7 +529,7 @@ impl Daemon {
             Change::Passing => (serde_json::json!("passing"), serde_json::Value::Null),
             Change::Value { to, .. } => (serde_json::json!("value"), serde_json::json!(to)),
         };
-        self.publish(serde_json::json!({
+        self.exec.publish(serde_json::json!({
             "event": "check",
             "check": self.checks.name(index),
             "state": state,
@@ -697,7 +576,8 @@ impl Daemon {
                 routers.push((id, io.spec().name.clone(), spec.clone()));
             }
         }
-        self.router_hooks
+        self.exec
+            .router_hooks
             .sync(routers, HookType::Instance, &self.run_as, user_changed);
         let groups = config
             .sync_groups
@@ -708,35 +588,9 @@ impl Daemon {
                     .map(|spec| (g.name.clone(), g.name.clone(), spec.clone()))
             })
             .collect();
-        self.group_hooks
+        self.exec
+            .group_hooks
             .sync(groups, HookType::Group, &self.run_as, user_changed);
-    }
-
-    /// Accept mode off: keep nftables dropping exactly the addresses of the non-owner
-    /// masters that do not accept traffic.
-    async fn block_traffic(&mut self, id: RouterId, block: bool) {
-        let addresses = self
-            .routers
-            .get(&id)
-            .map(RouterIo::vip_addresses)
-            .unwrap_or_default();
-        if block {
-            self.blocked.insert(id, addresses);
-        } else if self.blocked.remove(&id).is_none() {
-            return;
-        }
-        let all: BTreeSet<IpAddr> = self.blocked.values().flatten().copied().collect();
-        self.nft_table = true;
-        if let Err(e) = nft::apply(&nft::sync_script(&all)).await {
-            error!("accept_mode: false: cannot update nftables: {e}");
-        }
-    }
-
-    /// A crash can leave the table behind; nothing is blocked before a router says so.
-    async fn remove_stale_nft(&self) {
-        // Without the nft command there is nothing to remove, and nothing to report
-        // unless a router needs it later.
-        let _ = nft::apply(nft::remove_script()).await;
     }
 
     /// Forget units whose routers all stopped because a reload removed them.
@@ -753,7 +607,7 @@ impl Daemon {
                 for id in &unit.ids {
                     self.routers.remove(id);
                     // Its queued hooks (the STOP) still run.
-                    self.router_hooks.remove(id);
+                    self.exec.router_hooks.remove(id);
                 }
             } else {
                 keep.push(unit);
@@ -762,100 +616,105 @@ impl Daemon {
         self.units = keep;
     }
 
-    /// SIGHUP: load the file again; an invalid one is logged and the running
-    /// configuration stays.
-    async fn reload(&mut self) {
-        let config = match config::load(&self.config_path) {
-            Ok(config) => config,
-            Err(e) => {
-                error!("reload rejected, the running configuration stays:\n{e}");
-                return;
+    /// The running routers as a reload plan sees them.
+    fn running(&self) -> Vec<reload_plan::Running<'_>> {
+        let mut all = Vec::new();
+        for unit in &self.units {
+            for id in &unit.ids {
+                if let Some(io) = self.routers.get(id) {
+                    all.push(reload_plan::Running {
+                        id: *id,
+                        spec: io.spec(),
+                        group: unit.name.as_deref(),
+                        retired: io.is_retired(),
+                    });
+                }
             }
-        };
-        let run_as = match resolve_script_user(&config) {
-            Ok(run_as) => run_as,
+        }
+        all
+    }
+
+    /// Carry out the step of a configured router in a reload plan. Returns the id that
+    /// now runs under its name and whether it was just opened. The actions of a router
+    /// changed in place go to `deferred`: they run once its unit is rebuilt.
+    async fn apply_step(
+        &mut self,
+        step: &Step<'_>,
+        running: &mut HashMap<RouterId, Router>,
+        deferred: &mut Vec<(RouterId, Action)>,
+        now: Instant,
+    ) -> Option<(RouterId, bool)> {
+        match *step {
+            Step::Unchanged { id } => Some((id, false)),
+            Step::Changed { id, spec, .. } => {
+                let io = self.routers.get_mut(&id)?;
+                // The core says what to add, remove and announce (reconfigure).
+                io.set_spec(spec.clone());
+                if let Some(router) = running.get_mut(&id) {
+                    let actions = router.reconfigure(io.fsm_config(), now);
+                    deferred.extend(actions.into_iter().map(|a| (id, a)));
+                }
+                Some((id, false))
+            }
+            Step::Added { spec } | Step::Replaced { spec, .. } => {
+                match self.open_router(spec).await {
+                    Ok(id) => Some((id, true)),
+                    Err(e) => {
+                        error!(router = %spec.name, "cannot start router: {e}");
+                        None
+                    }
+                }
+            }
+            Step::Removed { .. } | Step::StillLeaving { .. } => None,
+        }
+    }
+
+    /// SIGHUP: load the file again (an invalid one is logged and the running
+    /// configuration stays), plan what changes, log the plan and carry it out.
+    async fn reload(&mut self) {
+        let (config, run_as) = match load_for_reload(&self.config_path) {
+            Ok(loaded) => loaded,
             Err(e) => {
-                error!("reload rejected, the running configuration stays: {e}");
+                error!("reload rejected, the running configuration stays:{e}");
                 return;
             }
         };
         info!(config = %self.config_path.display(), "reloading");
-        if config.global.event_socket.as_deref() != self.events.as_ref().map(EventSocket::path) {
+        if config.global.event_socket.as_deref() != self.exec.event_socket().map(EventSocket::path)
+        {
             warn!("global.event_socket changed: that takes effect when floatip restarts");
         }
         let user_changed = run_as != self.run_as;
         self.run_as = run_as;
         self.checks
             .reload(&config.checks, &self.run_as, user_changed);
+        let plan = reload_plan::plan(&self.running(), &config);
+        log_plan(&plan);
         let now = self.clock.now();
-        // Take every running router out of its unit, keyed by id.
-        let mut running: HashMap<RouterId, Router> = HashMap::new();
-        let mut retiring_units = Vec::new();
-        let old_units = std::mem::take(&mut self.units);
-        for unit in old_units {
-            for (id, router) in unit.ids.iter().zip(unit.group.into_members()) {
-                running.insert(*id, router);
-            }
-        }
-        // Match new specs to running routers by name and identity.
-        let mut ids = HashMap::new();
-        let mut new_ids = Vec::new();
+        // Take every router out of its unit; units are built again below.
+        let mut running: HashMap<RouterId, Router> = std::mem::take(&mut self.units)
+            .into_iter()
+            .flat_map(|unit| unit.ids.into_iter().zip(unit.group.into_members()))
+            .collect();
+        let (mut ids, mut new_ids) = (HashMap::new(), Vec::new());
         // Actions of routers taken out of their units, carried out once units exist.
         let mut deferred: Vec<(RouterId, Action)> = Vec::new();
-        for spec in &config.routers {
-            let existing = self
-                .routers
-                .iter()
-                .find(|(_, io)| !io.is_retired() && io.spec().name == spec.name)
-                .map(|(&id, _)| id);
-            match existing {
-                Some(id)
-                    if self
-                        .routers
-                        .get(&id)
-                        .is_some_and(|io| io.same_identity(spec)) =>
-                {
-                    let Some(io) = self.routers.get_mut(&id) else {
-                        continue;
-                    };
-                    if io.spec() != spec {
-                        info!(router = %spec.name, "configuration changed");
-                        let holds = running.get(&id).is_some_and(Router::holds_addresses);
-                        io.update_spec(spec.clone(), holds, &self.netlink).await;
-                        if let Some(router) = running.get_mut(&id) {
-                            let actions = router.reconfigure(io.fsm_config(), now);
-                            deferred.extend(actions.into_iter().map(|a| (id, a)));
-                        }
-                    }
-                    ids.insert(spec.name.clone(), id);
-                }
-                _ => {
-                    let id = RouterId(self.next_id);
-                    self.next_id += 1;
-                    match RouterIo::open(id, spec.clone(), &self.netlink, self.packets_tx.clone())
-                        .await
-                    {
-                        Ok(io) => {
-                            io.remove_stale_addresses(&self.netlink).await;
-                            info!(router = %spec.name, "router added");
-                            self.routers.insert(id, io);
-                            ids.insert(spec.name.clone(), id);
-                            new_ids.push(id);
-                        }
-                        Err(e) => error!(router = %spec.name, "cannot start router: {e}"),
-                    }
+        for entry in &plan.routers {
+            let step = self.apply_step(&entry.step, &mut running, &mut deferred, now);
+            if let Some((id, opened)) = step.await {
+                ids.insert(entry.name.clone(), id);
+                if opened {
+                    new_ids.push(id);
                 }
             }
         }
-        // Routers no longer configured leave with priority 0 (make-before-break).
-        let kept: std::collections::HashSet<RouterId> = ids.values().copied().collect();
-        let removed: Vec<(RouterId, Router)> =
-            running.extract_if(|id, _| !kept.contains(id)).collect();
-        for (id, mut router) in removed {
+        // Routers that leave send priority 0 first (make-before-break), each on its own.
+        let mut retiring_units = Vec::new();
+        for id in plan.leaving() {
+            let Some(mut router) = running.remove(&id) else {
+                continue;
+            };
             if let Some(io) = self.routers.get_mut(&id) {
-                if !io.is_retired() {
-                    info!(router = %io.spec().name, "router removed from the configuration");
-                }
                 io.retire();
                 let actions = router.step(Event::Shutdown, now);
                 deferred.extend(actions.into_iter().map(|a| (id, a)));
@@ -869,8 +728,8 @@ impl Daemon {
         self.units = self.build_units(&config, ids, running);
         // What each sync group's hook was last told stays, so a reload does not repeat
         // it; a group no longer configured is forgotten.
-        self.group_reported
-            .retain(|name, _| config.sync_groups.iter().any(|g| g.name == *name));
+        self.exec
+            .retain_groups(|name| config.sync_groups.iter().any(|g| g.name == name));
         for unit in 0..self.units.len() {
             let actions = self.units[unit].group.propagate_faults(now);
             self.execute(unit, actions).await;
@@ -895,24 +754,64 @@ impl Daemon {
         self.drop_retired();
     }
 
+    /// One router's status: the core's snapshot with its name, counters and checks.
+    fn router_status(&self, id: RouterId) -> Option<status::RouterStatus> {
+        let io = self.routers.get(&id)?;
+        let router = self.units.iter().find_map(|u| {
+            let member = u.ids.iter().position(|&i| i == id)?;
+            u.group.members().get(member)
+        })?;
+        Some(status::RouterStatus::new(io, router, &self.checks))
+    }
+
     async fn cleanup(&mut self) {
-        for io in self.routers.values() {
-            io.release_addresses(&self.netlink).await;
-            io.log_counters();
-        }
-        // The STOP hooks were queued by the transitions to Stopped; let them run.
-        futures::join!(
-            self.router_hooks.finish(HOOKS_AT_EXIT),
-            self.group_hooks.finish(HOOKS_AT_EXIT)
-        );
-        if self.nft_table {
-            self.blocked.clear();
-            self.nft_table = false;
-            if let Err(e) = nft::apply(nft::remove_script()).await {
-                warn!("cannot remove the nftables table inet floatip: {e}");
+        let ids: Vec<RouterId> = self.routers.keys().copied().collect();
+        for id in ids {
+            let status = self.router_status(id);
+            let Some(io) = self.routers.get_mut(&id) else {
+                continue;
+            };
+            let span = io.span.clone();
+            io.remove_addresses(&self.netlink)
+                .instrument(span.clone())
+                .await;
+            // One line per router at exit, from its status.
+            if let Some(status) = status {
+                let c = &status.counters;
+                span.in_scope(|| {
+                    info!(
+                        received = c.received,
+                        sent = c.sent,
+                        send_errors = c.send_errors,
+                        announcements = c.announcements,
+                        transitions = c.transitions,
+                        "at exit: {}",
+                        status.summary()
+                    )
+                });
             }
         }
+        self.exec.finish().await;
     }
+}
+
+/// One line per router or sync group a reload changes, and what the plan ignored.
+fn log_plan(plan: &reload_plan::ReloadPlan<'_>) {
+    plan.warnings.iter().for_each(|w| warn!("{w}"));
+    for entry in plan.routers.iter().filter(|r| r.is_news()) {
+        info!(router = %entry.name, "{entry}");
+    }
+    for group in &plan.groups {
+        info!(group = %group.name, "sync group membership: {}", group.reason);
+    }
+}
+
+/// A configuration loaded again for a reload, and who runs its commands; or why it is
+/// rejected (worded to follow "the running configuration stays:").
+fn load_for_reload(path: &Path) -> Result<(Config, RunAs), String> {
+    let config = config::load(path).map_err(|e| format!("\n{e}"))?;
+    let run_as = resolve_script_user(&config).map_err(|e| format!(" {e}"))?;
+    Ok((config, run_as))
 }
 
 /// The user scripts and hooks run as (`global.script_user`, else the package's user,

@@ -1,27 +1,28 @@
-//! One virtual router's I/O: its socket, interface, addresses, announcements, counters.
+//! One virtual router's I/O handle: its socket, interface, addresses, announcement
+//! frames, link state and counters.
 //!
-//! Owns the translation between the wire and the core for one router: received bytes
-//! become an `Event` (after decode, the unicast peer filter and counting), and an
-//! `Action` becomes socket sends, netlink calls and gratuitous ARP / NA frames. Must not
-//! decide anything about VRRP state.
+//! Owns the wire side of one router: received bytes become an `Event` (after decode,
+//! the unicast peer filter and counting); it sends bytes, adds and removes addresses and
+//! sends one round of gratuitous ARP / NA when told. Must not decide anything: what to
+//! do and when is the core's (`crate::proto`), and only the executor calls the
+//! operations here that change the network.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{Instrument, Span, debug, info, info_span, warn};
 
 use super::DaemonError;
 use super::ratelimit::RateLimit;
-use crate::config::{ChecksumMode, RouterSpec};
+use crate::config::RouterSpec;
 use crate::net::{self, Announcer, NetError, Netlink, VrrpSocket};
-use crate::proto::fsm::{Action, Event, RouterConfig};
-use crate::proto::packet::{
-    self, Advertisement, ChecksumForm, DecodeOptions, EncodeCtx, Family, RecvMeta,
-};
+use crate::proto::fsm::{Event, RouterConfig};
+use crate::proto::packet::{self, DecodeOptions, Family, RecvMeta};
 use crate::proto::timers::Instant;
 use crate::proto::{arp, ndisc};
 
@@ -38,13 +39,18 @@ pub struct Received {
     pub packet: Result<(Vec<u8>, RecvMeta), &'static str>,
 }
 
-/// Per-router counters, for logs now and the status command later.
-#[derive(Debug, Default, Clone)]
+/// Per-router counters, part of the router's status.
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct Counters {
+    /// Advertisements handed to the core.
     pub received: u64,
-    pub rejected: HashMap<&'static str, u64>,
+    /// Packets dropped before the core saw them, or discarded by it, by reason.
+    pub dropped: BTreeMap<&'static str, u64>,
     pub sent: u64,
     pub send_errors: u64,
+    /// Rounds of gratuitous ARP / NA sent.
+    pub announcements: u64,
+    pub transitions: u64,
 }
 
 /// A virtual address resolved to the interface it is added on.
@@ -69,12 +75,12 @@ pub struct RouterIo {
     rx_task: JoinHandle<()>,
     link_up: bool,
     retired: bool,
-    /// The checksum form each peer uses (v3 over IPv4), learned from what it sends.
-    peer_forms: HashMap<IpAddr, ChecksumForm>,
-    last_form: Option<ChecksumForm>,
-    counters: Counters,
-    limit: RateLimit,
-    span: Span,
+    /// The addresses as last added while the core held them (what `reconcile` compares
+    /// a changed configuration with); empty while not holding them.
+    installed: Vec<Vip>,
+    pub counters: Counters,
+    pub limit: RateLimit,
+    pub span: Span,
 }
 
 impl Drop for RouterIo {
@@ -152,8 +158,7 @@ impl RouterIo {
             rx_task,
             link_up: true,
             retired: false,
-            peer_forms: HashMap::new(),
-            last_form: None,
+            installed: Vec::new(),
             counters: Counters::default(),
             limit: RateLimit::new(Duration::from_secs(10)),
             span,
@@ -181,21 +186,6 @@ impl RouterIo {
         self.link_up
     }
 
-    /// One INFO line with what this router sent, received and dropped.
-    pub fn log_counters(&self) {
-        let c = &self.counters;
-        let mut dropped: Vec<_> = c.rejected.iter().collect();
-        dropped.sort();
-        self.span.in_scope(|| {
-            info!(
-                received = c.received,
-                sent = c.sent,
-                send_errors = c.send_errors,
-                "advertisements: dropped {dropped:?}"
-            )
-        });
-    }
-
     pub fn vip_addresses(&self) -> Vec<IpAddr> {
         self.vips.iter().map(|v| v.address).collect()
     }
@@ -209,23 +199,9 @@ impl RouterIo {
         self.retired = true;
     }
 
-    /// Whether a new spec can be applied to this router without a new socket and state
-    /// machine: same interface, VRID, family, version and unicast source.
-    pub fn same_identity(&self, spec: &RouterSpec) -> bool {
-        self.spec.interface == spec.interface
-            && self.spec.vrid == spec.vrid
-            && self.spec.version == spec.version
-            && self.spec.family() == spec.family()
-            && self.spec.unicast.is_some() == spec.unicast.is_some()
-            && self.spec.unicast.as_ref().and_then(|u| u.source)
-                == spec.unicast.as_ref().and_then(|u| u.source)
-            && devices(&self.spec) == devices(spec)
-    }
-
-    /// Apply a changed spec of the same identity. If we hold the addresses, the ones no
-    /// longer configured are removed and new ones added and announced.
-    pub async fn update_spec(&mut self, spec: RouterSpec, holds: bool, netlink: &Netlink) {
-        let old: Vec<Vip> = self.vips.clone();
+    /// Take a changed spec of the same identity. Nothing changes on the network: if the
+    /// core holds the addresses, it says what to add, remove and announce.
+    pub fn set_spec(&mut self, spec: RouterSpec) {
         // Same identity means the same set of devices, so each one's index is known.
         let index_of = |device: &Option<String>| match device {
             None => self.ifindex,
@@ -233,11 +209,11 @@ impl RouterIo {
                 .spec
                 .addresses
                 .iter()
-                .zip(&old)
+                .zip(&self.vips)
                 .find(|(a, _)| a.device.as_ref() == Some(name))
                 .map_or(self.ifindex, |(_, v)| v.ifindex),
         };
-        self.vips = spec
+        let vips = spec
             .addresses
             .iter()
             .map(|a| Vip {
@@ -247,30 +223,8 @@ impl RouterIo {
                 ifindex: index_of(&a.device),
             })
             .collect();
+        self.vips = vips;
         self.spec = spec;
-        if !holds {
-            return;
-        }
-        // The kernel keys addresses by (address, prefix): one whose prefix changed is
-        // added anew, then the old one removed, so the address never blinks.
-        let same = |a: &Vip, b: &Vip| a.address == b.address && a.prefix_len == b.prefix_len;
-        let added: Vec<Vip> = self
-            .vips
-            .iter()
-            .filter(|v| !old.iter().any(|o| same(o, v)))
-            .cloned()
-            .collect();
-        for vip in &added {
-            self.add_vip(vip, netlink).await;
-        }
-        for vip in &old {
-            if !self.vips.iter().any(|v| same(v, vip)) {
-                self.remove_vip(vip, netlink).await;
-            }
-        }
-        if !added.is_empty() {
-            self.announce().await;
-        }
     }
 
     /// At startup: our VIPs on the interface can only be left over from a crash.
@@ -328,27 +282,61 @@ impl RouterIo {
         up
     }
 
-    /// While master: put back any of our addresses someone else removed.
-    pub async fn restore_missing_addresses(&mut self, netlink: &Netlink) {
-        let mut restored = false;
-        for vip in self.vips.clone() {
-            if let Ok(false) = has_address(netlink, &vip).await {
-                self.span.in_scope(|| {
-                    warn!(address = %vip.address, "virtual address was removed by someone else while master; adding it back")
-                });
-                self.add_vip(&vip, netlink).await;
-                restored = true;
+    /// Our addresses that are not on their interface (unreadable ones count as present:
+    /// the next event reads again).
+    pub async fn missing_addresses(&self, netlink: &Netlink) -> Vec<IpAddr> {
+        let mut missing = Vec::new();
+        for vip in &self.vips {
+            if let Ok(false) = has_address(netlink, vip).await {
+                missing.push(vip.address);
             }
         }
-        if restored {
-            self.announce().await;
-        }
+        missing
     }
 
-    pub async fn release_addresses(&self, netlink: &Netlink) {
+    /// Add every configured address.
+    pub async fn add_addresses(&mut self, netlink: &Netlink) {
+        for vip in &self.vips {
+            self.add_vip(vip, netlink).await;
+        }
+        self.installed = self.vips.clone();
+    }
+
+    /// Remove every configured address (and any added under an older configuration).
+    pub async fn remove_addresses(&mut self, netlink: &Netlink) {
         for vip in &self.vips {
             self.remove_vip(vip, netlink).await;
         }
+        let same = |a: &Vip, b: &Vip| a.address == b.address && a.prefix_len == b.prefix_len;
+        for vip in std::mem::take(&mut self.installed) {
+            if !self.vips.iter().any(|v| same(v, &vip)) {
+                self.remove_vip(&vip, netlink).await;
+            }
+        }
+    }
+
+    /// Add these configured addresses again.
+    pub async fn restore_addresses(&self, addresses: &[IpAddr], netlink: &Netlink) {
+        for vip in self.vips.iter().filter(|v| addresses.contains(&v.address)) {
+            self.span.in_scope(|| {
+                warn!(address = %vip.address, "virtual address was removed by someone else while master; adding it back")
+            });
+            self.add_vip(vip, netlink).await;
+        }
+    }
+
+    /// Make the addresses added match the configuration: add the new ones first, then
+    /// remove the old ones (the kernel keys addresses by address and prefix).
+    pub async fn reconcile_addresses(&mut self, netlink: &Netlink) {
+        let same = |a: &Vip, b: &Vip| a.address == b.address && a.prefix_len == b.prefix_len;
+        let old = std::mem::take(&mut self.installed);
+        for vip in self.vips.iter().filter(|v| !old.iter().any(|o| same(o, v))) {
+            self.add_vip(vip, netlink).await;
+        }
+        for vip in old.iter().filter(|o| !self.vips.iter().any(|v| same(v, o))) {
+            self.remove_vip(vip, netlink).await;
+        }
+        self.installed = self.vips.clone();
     }
 
     /// Decode and filter a received packet; `Some` when the state machine must see it.
@@ -386,31 +374,24 @@ impl RouterIo {
             return None;
         }
         self.counters.received += 1;
-        self.last_form = Some(decoded.checksum_form);
-        if self.peer_forms.insert(meta.src, decoded.checksum_form) != Some(decoded.checksum_form)
-            && self.spec.version == crate::proto::packet::Version::V3
-            && self.spec.family() == Family::V4
-        {
-            self.span.in_scope(|| {
-                debug!(peer = %meta.src, form = ?decoded.checksum_form, "peer's VRRPv3 checksum form")
-            });
-        }
         Some(Event::Advert {
             src: meta.src,
             advert: decoded.advert,
+            form: decoded.checksum_form,
         })
     }
 
-    fn count_and_log(
+    /// Count a dropped packet and log it at a limited rate.
+    pub fn count_and_log(
         &mut self,
         reason: &'static str,
         src: Option<IpAddr>,
         detail: &str,
         now: Instant,
     ) {
-        *self.counters.rejected.entry(reason).or_default() += 1;
+        *self.counters.dropped.entry(reason).or_default() += 1;
         if let Some(suppressed) = self.limit.allow(reason, now) {
-            let total = self.counters.rejected.get(reason).copied().unwrap_or(0);
+            let total = self.counters.dropped.get(reason).copied().unwrap_or(0);
             let src = src.map_or_else(|| "?".to_string(), |s| s.to_string());
             self.span.in_scope(
                 || warn!(%src, reason, total, suppressed, "dropped advertisement: {detail}"),
@@ -418,89 +399,30 @@ impl RouterIo {
         }
     }
 
-    /// Carry out one action of the state machine.
-    pub async fn execute(&mut self, action: &Action, netlink: &Netlink, now: Instant) {
-        let _enter = self.span.clone().entered();
-        match action {
-            Action::SendAdvert { priority } => self.send_advert(*priority).await,
-            Action::AddAddresses => {
-                for vip in self.vips.clone() {
-                    self.add_vip(&vip, netlink).await;
-                }
-            }
-            Action::RemoveAddresses => self.release_addresses(netlink).await,
-            Action::Announce => self.announce().await,
-            Action::Transition { from, to, reason } => {
-                info!("state change {from} -> {to}: {reason}");
-            }
-            Action::PriorityChanged { from, to } => {
-                info!("effective priority {from} -> {to}");
-            }
-            Action::Discarded { src, why } => {
-                self.count_and_log(why.name(), Some(*src), why.name(), now);
-            }
-            Action::AddressListMismatch { src } => {
-                if let Some(suppressed) = self.limit.allow("address_list_mismatch", now) {
-                    warn!(%src, suppressed, "advertisement lists other virtual addresses than ours (accepted)");
-                }
-            }
-            // Carried out by the daemon, which owns the nftables table.
-            Action::BlockAddressTraffic(_) => {}
-        }
-    }
-
-    async fn send_advert(&mut self, priority: u8) {
-        let advert = Advertisement {
-            version: self.spec.version,
-            vrid: self.spec.vrid,
-            priority,
-            interval: self.spec.advert_interval,
-            addresses: self.vip_addresses(),
-            auth: self.spec.auth(),
-        };
-        let destinations: Vec<IpAddr> = match &self.spec.unicast {
+    /// Where advertisements go: the configured unicast peers, or the group.
+    pub fn destinations(&self) -> Vec<IpAddr> {
+        match &self.spec.unicast {
             Some(unicast) => unicast.peers.clone(),
             None => vec![match self.spec.family() {
                 Family::V4 => IpAddr::V4(packet::VRRP_GROUP_V4),
                 Family::V6 => IpAddr::V6(packet::VRRP_GROUP_V6),
             }],
-        };
-        for dst in destinations {
-            let ctx = EncodeCtx {
-                src: self.primary,
-                dst,
-                checksum_form: self.checksum_form_for(dst),
-            };
-            let bytes = match packet::encode(&advert, &ctx) {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    // Config validation makes this unreachable; never crash over it.
-                    warn!("cannot encode advertisement: {e}");
-                    return;
-                }
-            };
-            match self.socket.send_to(&bytes, dst).await {
-                Ok(()) => self.counters.sent += 1,
-                Err(e) => {
-                    self.counters.send_errors += 1;
-                    debug!(%dst, "send failed: {e}");
-                }
-            }
         }
     }
 
-    /// The checksum form to use towards `dst`: fixed by configuration, or (auto) the
-    /// form that peer uses, or the form last heard on the group, or the RFC's.
-    fn checksum_form_for(&self, dst: IpAddr) -> ChecksumForm {
-        match self.spec.checksum {
-            ChecksumMode::WithPseudoHeader => ChecksumForm::WithPseudoHeader,
-            ChecksumMode::WithoutPseudoHeader => ChecksumForm::WithoutPseudoHeader,
-            ChecksumMode::Auto => self
-                .peer_forms
-                .get(&dst)
-                .copied()
-                .or(self.last_form)
-                .unwrap_or(ChecksumForm::WithPseudoHeader),
+    /// Our source address.
+    pub fn primary(&self) -> IpAddr {
+        self.primary
+    }
+
+    /// Send an encoded advertisement, counting it.
+    pub async fn send(&mut self, bytes: &[u8], dst: IpAddr) {
+        match self.socket.send_to(bytes, dst).await {
+            Ok(()) => self.counters.sent += 1,
+            Err(e) => {
+                self.counters.send_errors += 1;
+                self.span.in_scope(|| debug!(%dst, "send failed: {e}"));
+            }
         }
     }
 
@@ -529,11 +451,9 @@ impl RouterIo {
         }
     }
 
-    /// Gratuitous ARP / unsolicited NA for every address: the first round now (it must
-    /// be on the wire before our advertisement makes a leaving master let go), the rest
-    /// of the burst, spaced, in the background so that the event loop never waits.
-    async fn announce(&self) {
-        let mut frames: Vec<(Arc<Announcer>, Vec<u8>)> = Vec::new();
+    /// One round of gratuitous ARP / unsolicited NA for every address, sent before
+    /// this returns (it must be on the wire before the advertisement that follows it).
+    pub async fn announce_round(&mut self) {
         for vip in &self.vips {
             let Some(announcer) = self.announcers.get(&vip.ifindex) else {
                 continue;
@@ -542,31 +462,12 @@ impl RouterIo {
                 IpAddr::V4(v4) => arp::gratuitous_arp(self.mac, v4).to_vec(),
                 IpAddr::V6(v6) => ndisc::unsolicited_na(self.mac, v6, v6).to_vec(),
             };
-            frames.push((announcer.clone(), frame));
-        }
-        send_announcements(&frames).await;
-        let rounds = self.spec.announce.burst.saturating_sub(1);
-        if rounds == 0 {
-            return;
-        }
-        let spacing = self.spec.announce.burst_interval;
-        tokio::spawn(
-            async move {
-                for _ in 0..rounds {
-                    tokio::time::sleep(spacing).await;
-                    send_announcements(&frames).await;
-                }
+            if let Err(e) = announcer.send_frames(std::slice::from_ref(&frame)).await {
+                self.span
+                    .in_scope(|| debug!(address = %vip.address, "cannot send announcement: {e}"));
             }
-            .instrument(self.span.clone()),
-        );
-    }
-}
-
-async fn send_announcements(frames: &[(Arc<Announcer>, Vec<u8>)]) {
-    for (announcer, frame) in frames {
-        if let Err(e) = announcer.send_frames(std::slice::from_ref(frame)).await {
-            debug!("cannot send announcement: {e}");
         }
+        self.counters.announcements += 1;
     }
 }
 
@@ -605,12 +506,4 @@ fn family_name(family: Family) -> &'static str {
         Family::V4 => "IPv4",
         Family::V6 => "IPv6",
     }
-}
-
-/// The devices a router's addresses live on, other than its own interface.
-fn devices(spec: &RouterSpec) -> std::collections::BTreeSet<&str> {
-    spec.addresses
-        .iter()
-        .filter_map(|a| a.device.as_deref())
-        .collect()
 }

@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn sends_to_a_path_socket() {
-        let dir = crate::track::security::test_support::TempDir::new("notify");
+        let dir = crate::common::security::test_support::TempDir::new("notify");
         let path = dir.path().join("notify");
         let listener = UnixDatagram::bind(&path).unwrap();
         send(path.as_os_str().as_encoded_bytes(), READY).unwrap();

@@ -7,30 +7,32 @@
 //! microseconds. Where a timerfd cannot be created (it always can on Linux 2.6.25+),
 //! tokio's sleep is the fallback.
 
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::time::Duration;
 
+use nix::errno::Errno;
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 use tokio::time::Instant;
+
+use crate::sys::reactor::{self, Registered};
 
 /// One timer, re-armed for every wait.
 pub struct Timer {
-    fd: Option<AsyncFd<OwnedFd>>,
+    fd: Option<Registered<TimerFd>>,
 }
 
 impl Timer {
     pub fn new() -> Timer {
         Timer {
-            fd: create()
-                .and_then(|fd| {
-                    // SAFETY: the descriptor is owned by the AsyncFd from here on and
-                    // closed only when it is dropped (deregistered first).
-                    unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
-                        .map_err(|e| e.into_parts().1)
-                })
-                .ok(),
+            fd: TimerFd::new(
+                ClockId::CLOCK_MONOTONIC,
+                TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+            )
+            .map_err(std::io::Error::from)
+            .and_then(|fd| reactor::register(fd, Interest::READABLE))
+            .ok(),
         }
     }
 
@@ -51,15 +53,7 @@ impl Timer {
                 return tokio::time::sleep_until(at).await;
             };
             let mut expirations = [0u8; 8];
-            // SAFETY: reading 8 bytes into an 8-byte buffer from our own timerfd.
-            let n = unsafe {
-                libc::read(
-                    fd.get_ref().as_raw_fd(),
-                    expirations.as_mut_ptr().cast(),
-                    expirations.len(),
-                )
-            };
-            if n == 8 {
+            if nix::unistd::read(fd.get_ref().as_fd(), &mut expirations) == Ok(8) {
                 return;
             }
             // EAGAIN: woken without an expiration; wait again.
@@ -68,39 +62,13 @@ impl Timer {
     }
 }
 
-fn create() -> io::Result<OwnedFd> {
-    // SAFETY: plain syscall; the returned descriptor is owned from here on.
-    let fd = unsafe {
-        libc::timerfd_create(
-            libc::CLOCK_MONOTONIC,
-            libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a fresh descriptor nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 /// Arm for one expiration `after` from now (this also disarms any earlier setting).
-fn arm(fd: &OwnedFd, after: Duration) -> io::Result<()> {
-    let spec = libc::itimerspec {
-        it_interval: libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        },
-        it_value: libc::timespec {
-            tv_sec: after.as_secs() as libc::time_t,
-            tv_nsec: libc::c_long::from(after.subsec_nanos() as i32),
-        },
-    };
-    // SAFETY: valid descriptor and a fully initialised itimerspec.
-    let rc = unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+/// `after` is not zero: a zero expiration would disarm the timer instead.
+fn arm(fd: &TimerFd, after: Duration) -> Result<(), Errno> {
+    fd.set(
+        Expiration::OneShot(TimeSpec::from_duration(after)),
+        TimerSetTimeFlags::empty(),
+    )
 }
 
 #[cfg(test)]

@@ -13,13 +13,18 @@
 //! - preempt delay (keepalived's `preempt_delay`);
 //! - graceful stop as master is make-before-break: priority 0 is sent but the addresses
 //!   stay until a new master is heard or master-down passes.
+//!
+//! The announcement schedule (the gratuitous ARP / NA burst, its repeat and refresh) is
+//! made of deadlines of the router like its advertisement timer, so leaving Master by
+//! any path cancels it. The checksum form of VRRPv3 over IPv4 is chosen here too: the
+//! form each destination is heard using (`checksum_form_for`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::packet::{Advertisement, Family, Version};
+use super::packet::{Advertisement, ChecksumForm, Family, Version};
 use super::timers::{self, Centisecs, Instant};
 
 /// The priority of the address owner.
@@ -49,10 +54,22 @@ pub struct RouterConfig {
     pub primary_address: IpAddr,
     /// The virtual addresses, all of one family.
     pub addresses: Vec<IpAddr>,
+    /// The prefix length each address is added with, in the order of `addresses`. The
+    /// protocol ignores it; a master whose prefixes change re-adds the addresses.
+    pub prefix_lens: Vec<u8>,
+    /// Rounds of gratuitous ARP / NA per announcement (at least one).
+    pub announce_burst: u8,
+    /// Spacing of the rounds of a burst.
+    pub announce_burst_interval: Duration,
     /// After becoming master, repeat the gratuitous ARP / NA once after this delay.
     pub announce_repeat_after: Option<Duration>,
     /// While master, re-announce at this period.
     pub announce_refresh_every: Option<Duration>,
+    /// VRRPv3 over IPv4: the checksum form to send, or `None` (auto) to answer each
+    /// destination in the form it is heard using (the pseudo-header form until then).
+    pub checksum_form: Option<ChecksumForm>,
+    /// Unicast mode: the configured peers, the only destinations; `None` = multicast.
+    pub unicast_peers: Option<Vec<IpAddr>>,
 }
 
 impl RouterConfig {
@@ -68,7 +85,8 @@ impl RouterConfig {
 }
 
 /// The state of a virtual router.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum State {
     /// Not started yet.
     Initialize,
@@ -114,6 +132,8 @@ pub enum Event {
     Advert {
         src: IpAddr,
         advert: Advertisement,
+        /// The checksum form it was sent with (the decoder accepts either for v3/IPv4).
+        form: ChecksumForm,
     },
     /// Our interface went down / came back up.
     InterfaceDown,
@@ -131,10 +151,13 @@ pub enum Event {
     GroupBackup,
     /// Sync group: whether some other member is in Fault.
     GroupFault(bool),
+    /// These virtual addresses are no longer on the interface (someone removed them).
+    AddressesMissing(Vec<IpAddr>),
 }
 
 /// Why a state changed, for the one INFO line per transition.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// Started as the address owner.
     StartupAsOwner,
@@ -228,7 +251,13 @@ pub enum Action {
     AddAddresses,
     /// Remove the virtual addresses from the interface.
     RemoveAddresses,
-    /// Send gratuitous ARP / unsolicited NA for the virtual addresses.
+    /// Add these virtual addresses back (someone removed them while we are master).
+    RestoreAddresses(Vec<IpAddr>),
+    /// The configured addresses or their prefixes changed while we hold them: add the
+    /// new ones, then remove those no longer configured.
+    ReconcileAddresses,
+    /// Send one round of gratuitous ARP / unsolicited NA for the virtual addresses, now
+    /// (the rest of a burst comes as later `Announce`s at the core's deadlines).
     Announce,
     /// Accept mode off and not owner: start (true) or stop (false) dropping packets
     /// addressed to the virtual addresses (RFC 9568 §6.4.3).
@@ -248,6 +277,14 @@ pub enum Action {
     AddressListMismatch { src: IpAddr },
 }
 
+/// The master a backup follows: its source, priority and when it was last heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Followed {
+    src: IpAddr,
+    priority: u8,
+    heard_at: Instant,
+}
+
 /// One virtual router: configuration, state and deadlines.
 #[derive(Debug, Clone)]
 pub struct Router {
@@ -264,15 +301,19 @@ pub struct Router {
     master_down_at: Option<Instant>,
     /// Master: when the next advertisement is due.
     advert_at: Option<Instant>,
-    /// Master: when the next gratuitous ARP / NA is due.
+    /// Master: when the next announcement (repeat, then refresh) is due.
     announce_at: Option<Instant>,
+    /// Master: when the next round of the current announcement burst is due, and how
+    /// many rounds are left.
+    burst_at: Option<Instant>,
+    burst_left: u8,
     /// Backup: the master-down timer was armed to skew by a priority-0 advertisement.
     master_left: bool,
     /// Backup after yielding master: when to repeat the priority-0 farewell.
     farewell_at: Option<Instant>,
-    /// Backup: the master we follow (source, priority), the best heard since our
-    /// master-down timer was armed.
-    followed: Option<(IpAddr, u8)>,
+    /// Backup: the master we follow, the best heard since our master-down timer was
+    /// armed while it keeps advertising.
+    followed: Option<Followed>,
     /// Member of a sync group of two or more: master-down expiry only makes it *want*
     /// to be master; the group decides (see `proto::group`).
     in_sync_group: bool,
@@ -285,6 +326,71 @@ pub struct Router {
     preempt_hold_until: Option<Instant>,
     /// When we last answered a lower-priority master at once (rate limit).
     last_immediate_reply: Option<Instant>,
+    /// Multicast: the checksum form of the master we follow (or of the last valid
+    /// advertisement while we follow none). Unicast: the last form any peer used.
+    heard_form: Option<ChecksumForm>,
+    /// Who `heard_form` was learned from.
+    heard_from: Option<IpAddr>,
+    /// Unicast: the checksum form each configured peer uses (at most one per peer).
+    peer_forms: BTreeMap<IpAddr, ChecksumForm>,
+    /// When the state last changed, and why.
+    since: Instant,
+    why: Option<Reason>,
+    /// Backup: the master we follow, as last heard.
+    master_heard: Option<MasterHeard>,
+}
+
+/// The master a backup follows, as last heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct MasterHeard {
+    pub src: IpAddr,
+    pub priority: u8,
+    pub interval: Centisecs,
+    pub at: Instant,
+    pub checksum_form: ChecksumForm,
+}
+
+/// The pending deadlines of a router (see `next_deadline`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Deadlines {
+    pub master_down: Option<Instant>,
+    pub advert: Option<Instant>,
+    pub announce_burst: Option<Instant>,
+    pub announce: Option<Instant>,
+    pub handover: Option<Instant>,
+    pub farewell: Option<Instant>,
+    pub preempt_hold_until: Option<Instant>,
+}
+
+/// Why a router is (or would be) in Fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Faults {
+    pub interface_down: bool,
+    pub health: bool,
+    pub sync_group: bool,
+}
+
+/// A router's state as one value: what `status`, metrics and the exit log read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Snapshot {
+    pub state: State,
+    /// When the state last changed (the router's creation until the first change).
+    pub since: Instant,
+    /// Why it last changed.
+    pub reason: Option<Reason>,
+    pub handing_over: bool,
+    pub configured_priority: u8,
+    pub effective_priority: u8,
+    /// Backup: the master it follows.
+    pub master: Option<MasterHeard>,
+    /// The interval of the master we follow (ours when master).
+    pub master_adver_interval: Centisecs,
+    pub master_down_interval: Duration,
+    pub skew: Duration,
+    pub deadlines: Deadlines,
+    pub addresses: Vec<IpAddr>,
+    pub holds_addresses: bool,
+    pub faults: Faults,
 }
 
 impl Router {
@@ -301,6 +407,8 @@ impl Router {
             master_down_at: None,
             advert_at: None,
             announce_at: None,
+            burst_at: None,
+            burst_left: 0,
             master_left: false,
             farewell_at: None,
             followed: None,
@@ -309,6 +417,12 @@ impl Router {
             handover_deadline: None,
             preempt_hold_until: None,
             last_immediate_reply: None,
+            heard_form: None,
+            heard_from: None,
+            peer_forms: BTreeMap::new(),
+            since: Instant::ZERO,
+            why: None,
+            master_heard: None,
         }
     }
 
@@ -383,6 +497,7 @@ impl Router {
             self.master_down_at,
             self.advert_at,
             self.announce_at,
+            self.burst_at,
             self.handover_deadline,
             self.farewell_at,
         ]
@@ -401,7 +516,9 @@ impl Router {
             Event::Startup => self.on_startup(now, &mut out),
             Event::Shutdown => self.on_shutdown(now, &mut out),
             Event::Timer => self.on_timer(now, &mut out),
-            Event::Advert { src, advert } => self.on_advert(src, &advert, now, &mut out),
+            Event::Advert { src, advert, form } => {
+                self.on_advert(src, &advert, form, now, &mut out)
+            }
             Event::InterfaceDown => {
                 self.interface_down = true;
                 self.update_fault(now, Reason::InterfaceDown, &mut out);
@@ -426,8 +543,126 @@ impl Router {
                 self.group_fault = fault;
                 self.update_fault(now, Reason::SyncGroup, &mut out);
             }
+            Event::AddressesMissing(missing) => self.on_addresses_missing(missing, now, &mut out),
+        }
+        if let Some(reason) = out.iter().rev().find_map(|action| match action {
+            Action::Transition { reason, .. } => Some(reason),
+            _ => None,
+        }) {
+            self.since = now;
+            self.why = Some(reason.clone());
         }
         out
+    }
+
+    /// A master whose addresses someone removed puts them back and tells the LAN again.
+    fn on_addresses_missing(&mut self, missing: Vec<IpAddr>, now: Instant, out: &mut Vec<Action>) {
+        if self.state != State::Master {
+            return;
+        }
+        let ours: Vec<IpAddr> = missing
+            .into_iter()
+            .filter(|a| self.config.addresses.contains(a))
+            .collect();
+        if ours.is_empty() {
+            return;
+        }
+        out.push(Action::RestoreAddresses(ours));
+        // A master handing over keeps its addresses but no longer draws traffic.
+        if !self.is_handing_over() {
+            self.announce(now, out);
+        }
+    }
+
+    /// Start an announcement: one round now, the rest of the burst at deadlines.
+    fn announce(&mut self, now: Instant, out: &mut Vec<Action>) {
+        out.push(Action::Announce);
+        let rest = self.config.announce_burst.saturating_sub(1);
+        if self.config.announce_burst_interval.is_zero() {
+            // No spacing: the whole burst now (a zero deadline would spin the timer).
+            out.extend(std::iter::repeat_n(Action::Announce, usize::from(rest)));
+            self.burst_left = 0;
+            self.burst_at = None;
+        } else {
+            self.burst_left = rest;
+            self.burst_at = (rest > 0).then(|| now + self.config.announce_burst_interval);
+        }
+    }
+
+    /// The checksum form to send towards `dst` (VRRPv3 over IPv4; the encoder ignores
+    /// it elsewhere): configured, or (auto) the form `dst` was heard using, or the one
+    /// last heard, or the RFC's pseudo-header form.
+    pub fn checksum_form_for(&self, dst: IpAddr) -> ChecksumForm {
+        if let Some(form) = self.config.checksum_form {
+            return form;
+        }
+        self.peer_forms
+            .get(&dst)
+            .copied()
+            .or(self.heard_form)
+            .unwrap_or(ChecksumForm::WithPseudoHeader)
+    }
+
+    /// Remember the form of a valid advertisement. Bounded: multicast keeps one form
+    /// (the group's only destination is answered in the form of the master we follow),
+    /// unicast one per configured peer.
+    fn learn_form(&mut self, src: IpAddr, form: ChecksumForm) {
+        match &self.config.unicast_peers {
+            Some(peers) => {
+                if peers.contains(&src) {
+                    self.peer_forms.insert(src, form);
+                    self.heard_form = Some(form);
+                    self.heard_from = Some(src);
+                }
+            }
+            None => {
+                if self.followed.is_none_or(|followed| followed.src == src) {
+                    self.heard_form = Some(form);
+                    self.heard_from = Some(src);
+                }
+            }
+        }
+    }
+
+    /// The checksum form learned from `src`, if it is one the router answers in (a
+    /// configured peer, or the source the group form was last learned from).
+    pub fn learned_form(&self, src: IpAddr) -> Option<ChecksumForm> {
+        match &self.config.unicast_peers {
+            Some(_) => self.peer_forms.get(&src).copied(),
+            None => self.heard_form.filter(|_| self.heard_from == Some(src)),
+        }
+    }
+
+    /// The router's state as one value.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            state: self.state,
+            since: self.since,
+            reason: self.why.clone(),
+            handing_over: self.is_handing_over(),
+            configured_priority: self.config.priority,
+            effective_priority: self.effective_priority(),
+            master: self.master_heard,
+            master_adver_interval: self.master_adver_interval,
+            master_down_interval: self.master_down_interval(),
+            skew: self.skew(),
+            deadlines: Deadlines {
+                master_down: self.master_down_at,
+                advert: self.advert_at,
+                announce_burst: self.burst_at,
+                announce: self.announce_at,
+                handover: self.handover_deadline,
+                farewell: self.farewell_at,
+                preempt_hold_until: self.preempt_hold_until,
+            },
+            addresses: self.config.addresses.clone(),
+            holds_addresses: self.holds_addresses(),
+            faults: Faults {
+                interface_down: self.interface_down,
+                health: self.health_fault,
+                sync_group: self.group_fault,
+            },
+        }
     }
 
     fn on_startup(&mut self, now: Instant, out: &mut Vec<Action>) {
@@ -460,6 +695,8 @@ impl Router {
                 });
                 self.advert_at = None;
                 self.announce_at = None;
+                self.burst_at = None;
+                self.burst_left = 0;
                 self.handover_deadline = Some(now + self.master_down_interval());
             }
             State::Master => {}
@@ -519,10 +756,18 @@ impl Router {
             });
             self.advert_at = Some(next_period(deadline, self.config.advert_interval, now));
         }
-        if let Some(deadline) = self.announce_at
+        if let Some(deadline) = self.burst_at
             && deadline <= now
         {
             out.push(Action::Announce);
+            self.burst_left = self.burst_left.saturating_sub(1);
+            self.burst_at =
+                (self.burst_left > 0).then(|| now + self.config.announce_burst_interval);
+        }
+        if let Some(deadline) = self.announce_at
+            && deadline <= now
+        {
+            self.announce(now, out);
             self.announce_at = self.config.announce_refresh_every.map(|every| now + every);
         }
     }
@@ -533,11 +778,16 @@ impl Router {
         &mut self,
         src: IpAddr,
         advert: &Advertisement,
+        form: ChecksumForm,
         now: Instant,
         out: &mut Vec<Action>,
     ) {
         if !matches!(self.state, State::Backup | State::Master) {
-            // Initialize, Fault: not participating (RFC 9568 §6.4.1, "ignore").
+            // Initialize, Fault: not participating (RFC 9568 §6.4.1, "ignore"), but
+            // the form a peer uses is worth knowing for when we advertise.
+            if self.discard_reason(src, advert).is_none() {
+                self.learn_form(src, form);
+            }
             return;
         }
         if let Some(why) = self.discard_reason(src, advert) {
@@ -548,10 +798,11 @@ impl Router {
             out.push(Action::AddressListMismatch { src });
         }
         match self.state {
-            State::Backup => self.backup_heard(src, advert, now),
+            State::Backup => self.backup_heard(src, advert, form, now),
             State::Master => self.master_heard(src, advert, now, out),
             _ => {}
         }
+        self.learn_form(src, form);
     }
 
     /// Router-level checks on an advertisement that passed the wire checks.
@@ -576,22 +827,44 @@ impl Router {
     }
 
     /// RFC 9568 §6.4.2, Backup receiving an advertisement.
-    fn backup_heard(&mut self, src: IpAddr, advert: &Advertisement, now: Instant) {
+    fn backup_heard(
+        &mut self,
+        src: IpAddr,
+        advert: &Advertisement,
+        form: ChecksumForm,
+        now: Instant,
+    ) {
         let local = self.effective_priority();
         // RFC 9568 assumes one master. While two exist (a split brain healing, several
         // equal-priority routers timing out together) a backup follows the best one it
         // hears, and only that one: a lesser master's advertisements neither reset our
         // timer nor teach us its interval, and its priority 0 does not arm our skew.
+        // Only while the best one keeps advertising, though: once it has missed an
+        // advertisement it may be gone (crashed), and the lesser master that took over
+        // from it is the one to follow. Otherwise, in a group of three, the lowest
+        // backup would ignore the new master and take over too when the dead master's
+        // timer runs out.
         let follows = match self.followed {
             None => true,
-            Some((followed_src, followed_priority)) => {
-                src == followed_src || (advert.priority, src) > (followed_priority, followed_src)
+            Some(followed) => {
+                src == followed.src
+                    || (advert.priority, src) > (followed.priority, followed.src)
+                    || now.saturating_since(followed.heard_at)
+                        > self.master_adver_interval.to_duration()
             }
         };
         if !follows {
             return;
         }
+        let heard = MasterHeard {
+            src,
+            priority: advert.priority,
+            interval: advert.interval,
+            at: now,
+            checksum_form: form,
+        };
         if advert.priority == LEAVING_PRIORITY {
+            self.master_heard = Some(heard);
             self.followed = None;
             self.master_left = true;
             self.wants_master = None;
@@ -615,7 +888,12 @@ impl Router {
             if self.config.version == Version::V3 {
                 self.master_adver_interval = advert.interval;
             }
-            self.followed = Some((src, advert.priority));
+            self.followed = Some(Followed {
+                src,
+                priority: advert.priority,
+                heard_at: now,
+            });
+            self.master_heard = Some(heard);
             self.master_left = false;
             self.wants_master = None;
             self.master_down_at = Some(now + self.master_down_interval());
@@ -645,7 +923,7 @@ impl Router {
             out.push(Action::SendAdvert { priority: local });
             self.advert_at = Some(now + self.config.advert_interval.to_duration());
             if self.may_reply_at_once(now) {
-                out.push(Action::Announce);
+                self.announce(now, out);
             }
             return;
         }
@@ -674,7 +952,7 @@ impl Router {
             return;
         }
         out.push(Action::SendAdvert { priority: local });
-        out.push(Action::Announce);
+        self.announce(now, out);
         self.advert_at = Some(now + self.config.advert_interval.to_duration());
     }
 
@@ -738,19 +1016,41 @@ impl Router {
 
     /// Replace the configuration on a reload, keeping state and addresses.
     ///
-    /// The caller guarantees the identity is unchanged (same VRID, version and family)
-    /// and reconciles the address list itself (it knows what is on the interface). A
-    /// master advertises its new priority and interval at once; a backup rescales its
-    /// master-down timer. Nothing else moves: an unchanged router loses no packet.
+    /// The caller guarantees the identity is unchanged (same VRID, version and family).
+    /// A master whose addresses changed puts the interface in line and announces the new
+    /// ones, then advertises its new priority and interval at once; a backup rescales
+    /// its master-down timer. Nothing else moves: an unchanged router loses no packet.
     pub fn reconfigure(&mut self, config: RouterConfig, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
         let before = self.effective_priority();
         let was_blocking = self.blocks_address_traffic();
         let changed = config != self.config;
-        self.config = config;
+        let old = std::mem::replace(&mut self.config, config);
         let after = self.effective_priority();
         if !changed || self.state == State::Stopped {
             return out;
+        }
+        match &self.config.unicast_peers {
+            Some(peers) => self.peer_forms.retain(|peer, _| peers.contains(peer)),
+            None => self.peer_forms.clear(),
+        }
+        let entries = |c: &RouterConfig| -> BTreeSet<(IpAddr, Option<u8>)> {
+            let prefixes = c
+                .prefix_lens
+                .iter()
+                .map(|&p| Some(p))
+                .chain(std::iter::repeat(None));
+            c.addresses.iter().copied().zip(prefixes).collect()
+        };
+        let (old_entries, new_entries) = (entries(&old), entries(&self.config));
+        let addresses_changed = old_entries != new_entries;
+        if self.state == State::Master && addresses_changed {
+            // The kernel keys addresses by (address, prefix): one whose prefix changed
+            // is added anew, then the old one removed, so the address never blinks.
+            out.push(Action::ReconcileAddresses);
+            if !self.is_handing_over() && !new_entries.is_subset(&old_entries) {
+                self.announce(now, &mut out);
+            }
         }
         if before != after {
             out.push(Action::PriorityChanged {
@@ -761,7 +1061,8 @@ impl Router {
         match self.state {
             State::Master if !self.is_handing_over() => {
                 let blocking = self.blocks_address_traffic();
-                if blocking != was_blocking {
+                if blocking != was_blocking || (blocking && addresses_changed) {
+                    // Also when the addresses changed: the block covers the new ones.
                     out.push(Action::BlockAddressTraffic(blocking));
                 }
                 self.master_adver_interval = self.config.advert_interval;
@@ -839,7 +1140,7 @@ impl Router {
             out.push(Action::BlockAddressTraffic(true));
         }
         out.push(Action::AddAddresses);
-        out.push(Action::Announce);
+        self.announce(now, out);
         out.push(Action::SendAdvert {
             priority: self.effective_priority(),
         });
@@ -906,11 +1207,14 @@ impl Router {
         self.master_down_at = None;
         self.advert_at = None;
         self.announce_at = None;
+        self.burst_at = None;
+        self.burst_left = 0;
         self.handover_deadline = None;
         self.preempt_hold_until = None;
         self.master_left = false;
         self.farewell_at = None;
         self.followed = None;
+        self.master_heard = None;
         self.wants_master = None;
         self.last_immediate_reply = None;
     }
@@ -923,12 +1227,14 @@ impl Router {
 }
 
 /// Configured priority plus health weights, clamped to 1..=254; an owner (255) stays
-/// 255 whatever the weights (keepalived ignores weights for an owner too).
+/// 255 whatever the weights (keepalived ignores weights for an owner too). The sum
+/// saturates: a drain file holding a huge number gives a weight near `i32::MAX`, which
+/// must clamp to 254, not wrap.
 pub fn effective_priority(configured: u8, weight: i32) -> u8 {
     if configured == OWNER_PRIORITY {
         return OWNER_PRIORITY;
     }
-    (i32::from(configured) + weight).clamp(1, 254) as u8
+    i32::from(configured).saturating_add(weight).clamp(1, 254) as u8
 }
 
 /// The next periodic deadline after `deadline`, without drift, but never in the past
@@ -944,4 +1250,182 @@ fn next_period(deadline: Instant, period: Centisecs, now: Instant) -> Instant {
 
 fn same_addresses(a: &[IpAddr], b: &[IpAddr]) -> bool {
     a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::proto::packet::Auth;
+
+    const WITH: ChecksumForm = ChecksumForm::WithPseudoHeader;
+    const WITHOUT: ChecksumForm = ChecksumForm::WithoutPseudoHeader;
+    const GROUP: IpAddr = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18));
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))
+    }
+
+    fn config(peers: Option<Vec<IpAddr>>) -> RouterConfig {
+        RouterConfig {
+            vrid: 7,
+            version: Version::V3,
+            priority: 100,
+            advert_interval: Centisecs(100),
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            accept_mode: true,
+            primary_address: ip(10),
+            addresses: vec![ip(100)],
+            prefix_lens: vec![24],
+            announce_burst: 1,
+            announce_burst_interval: Duration::ZERO,
+            announce_repeat_after: None,
+            announce_refresh_every: None,
+            checksum_form: None,
+            unicast_peers: peers,
+        }
+    }
+
+    fn heard(src: IpAddr, priority: u8, form: ChecksumForm) -> Event {
+        Event::Advert {
+            src,
+            advert: Advertisement {
+                version: Version::V3,
+                vrid: 7,
+                priority,
+                interval: Centisecs(100),
+                addresses: vec![ip(100)],
+                auth: Auth::None,
+            },
+            form,
+        }
+    }
+
+    fn started(config: RouterConfig) -> Router {
+        let mut router = Router::new(config);
+        router.step(Event::Startup, Instant::ZERO);
+        router
+    }
+
+    #[test]
+    fn a_backup_follows_the_lesser_master_once_the_best_one_is_silent() {
+        // Priority 100, interval 1 s: master_down = 3 s + skew (0.609 s).
+        let mut r = started(config(None));
+        let at = |ms| Instant::ZERO + Duration::from_millis(ms);
+        r.step(heard(ip(200), 200, WITH), at(1000));
+        // While the best master advertises, a lesser one (a split brain) is ignored:
+        // the master-down timer stays where the best one's advertisement set it.
+        r.step(heard(ip(150), 150, WITH), at(1500));
+        assert_eq!(r.master_down_at, Some(at(1000) + r.master_down_interval()));
+        // The best master missed an advertisement (crashed); the lesser one that took
+        // over is followed now, so this backup does not time out and take over too.
+        r.step(heard(ip(150), 150, WITH), at(4500));
+        assert_eq!(r.master_down_at, Some(at(4500) + r.master_down_interval()));
+        r.step(Event::Timer, at(1000) + r.master_down_interval());
+        assert_eq!(r.state(), State::Backup);
+        // And the best one, back, is followed again at once.
+        r.step(heard(ip(200), 200, WITH), at(4600));
+        r.step(heard(ip(150), 150, WITH), at(4700));
+        assert_eq!(r.master_down_at, Some(at(4600) + r.master_down_interval()));
+    }
+
+    #[test]
+    fn multicast_answers_in_the_form_of_the_master_it_follows() {
+        let mut r = started(config(None));
+        assert_eq!(
+            r.checksum_form_for(GROUP),
+            WITH,
+            "the RFC's form until heard"
+        );
+        r.step(heard(ip(20), 200, WITHOUT), Instant::ZERO);
+        assert_eq!(r.checksum_form_for(GROUP), WITHOUT);
+        // A lesser master (not followed) does not change it.
+        r.step(heard(ip(21), 150, WITH), Instant::ZERO);
+        assert_eq!(r.checksum_form_for(GROUP), WITHOUT);
+        // The followed master switching form does.
+        r.step(heard(ip(20), 200, WITH), Instant::ZERO);
+        assert_eq!(r.checksum_form_for(GROUP), WITH);
+        assert_eq!(
+            r.snapshot().master.map(|m| (m.src, m.checksum_form)),
+            Some((ip(20), WITH))
+        );
+    }
+
+    #[test]
+    fn multicast_keeps_one_form_whatever_the_sources() {
+        let mut r = started(config(None));
+        // A master hears (spoofed) lower-priority sources: each is a valid advert.
+        let at = r.next_deadline().unwrap();
+        r.step(Event::Timer, at);
+        assert_eq!(r.state(), State::Master);
+        for last in 20..=250 {
+            let form = if last % 2 == 0 { WITH } else { WITHOUT };
+            r.step(heard(ip(last), 50, form), at);
+        }
+        assert!(r.peer_forms.is_empty(), "no per-source map in multicast");
+        assert_eq!(r.checksum_form_for(GROUP), WITH, "the last valid advert's");
+        // Our own advertisement looped back teaches nothing.
+        r.step(heard(ip(10), 100, WITHOUT), at);
+        assert_eq!(r.checksum_form_for(GROUP), WITH);
+    }
+
+    #[test]
+    fn unicast_answers_each_configured_peer_in_its_form() {
+        let mut r = started(config(Some(vec![ip(20), ip(21)])));
+        r.step(heard(ip(20), 200, WITHOUT), Instant::ZERO);
+        assert_eq!(r.checksum_form_for(ip(20)), WITHOUT);
+        // A peer not heard yet gets the form last heard.
+        assert_eq!(r.checksum_form_for(ip(21)), WITHOUT);
+        r.step(heard(ip(21), 200, WITH), Instant::ZERO);
+        assert_eq!(r.checksum_form_for(ip(21)), WITH);
+        assert_eq!(r.checksum_form_for(ip(20)), WITHOUT);
+        // Anyone else is not remembered.
+        r.step(heard(ip(22), 250, WITH), Instant::ZERO);
+        assert_eq!(r.peer_forms.len(), 2);
+        // A reload that drops a peer forgets it.
+        r.reconfigure(config(Some(vec![ip(21)])), Instant::ZERO);
+        assert_eq!(
+            r.peer_forms.keys().copied().collect::<Vec<_>>(),
+            vec![ip(21)]
+        );
+    }
+
+    #[test]
+    fn a_configured_form_is_always_used() {
+        for form in [WITH, WITHOUT] {
+            let mut r = started(RouterConfig {
+                checksum_form: Some(form),
+                ..config(Some(vec![ip(20)]))
+            });
+            let other = if form == WITH { WITHOUT } else { WITH };
+            r.step(heard(ip(20), 200, other), Instant::ZERO);
+            assert_eq!(r.checksum_form_for(ip(20)), form);
+        }
+    }
+
+    #[test]
+    fn the_snapshot_says_since_when_and_why() {
+        let mut r = started(config(None));
+        let snapshot = r.snapshot();
+        assert_eq!(snapshot.state, State::Backup);
+        assert_eq!(snapshot.reason, Some(Reason::Startup));
+        let at = r.next_deadline().unwrap();
+        assert_eq!(snapshot.deadlines.master_down, Some(at));
+        r.step(Event::Timer, at);
+        let snapshot = r.snapshot();
+        assert_eq!((snapshot.state, snapshot.since), (State::Master, at));
+        assert!(matches!(snapshot.reason, Some(Reason::MasterDown { .. })));
+        assert!(snapshot.holds_addresses);
+        r.step(Event::InterfaceDown, at);
+        let snapshot = r.snapshot();
+        assert!(snapshot.faults.interface_down);
+        assert_eq!(snapshot.deadlines, Deadlines::default());
+        // One serialisable value (what `status --json` will print).
+        let json = serde_json::to_value(&snapshot).expect("serialise");
+        assert_eq!(json["state"], "fault");
+        assert_eq!(json["reason"], "interface_down");
+        assert_eq!(json["faults"]["interface_down"], true);
+    }
 }

@@ -167,8 +167,13 @@ mod tests {
             accept_mode: true,
             primary_address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10)),
             addresses: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100 + vrid))],
+            prefix_lens: vec![24],
+            announce_burst: 1,
+            announce_burst_interval: Duration::ZERO,
             announce_repeat_after: None,
             announce_refresh_every: None,
+            checksum_form: None,
+            unicast_peers: None,
         })
     }
 
@@ -197,7 +202,15 @@ mod tests {
             auth: crate::proto::packet::Auth::None,
         };
         let src = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11));
-        group.step(1, Event::Advert { src, advert }, t);
+        group.step(
+            1,
+            Event::Advert {
+                src,
+                advert,
+                form: crate::proto::packet::ChecksumForm::WithPseudoHeader,
+            },
+            t,
+        );
         let first = group.next_deadline().unwrap();
         let actions = group.on_timer(first);
         assert_eq!(actions, vec![], "member 0 only wants to be master");
@@ -259,7 +272,15 @@ mod tests {
             auth: crate::proto::packet::Auth::None,
         };
         let src = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11));
-        let actions = group.step(0, Event::Advert { src, advert }, deadline);
+        let actions = group.step(
+            0,
+            Event::Advert {
+                src,
+                advert,
+                form: crate::proto::packet::ChecksumForm::WithPseudoHeader,
+            },
+            deadline,
+        );
         assert_eq!(states(&group), vec![State::Backup, State::Backup]);
         assert!(actions.contains(&(1, Action::RemoveAddresses)));
     }

@@ -66,7 +66,8 @@ impl Family {
 /// RFC 9568 says the pseudo-header is included; keepalived and FRR include it, some
 /// vendors do not. For v2 the checksum never covers a pseudo-header and for v3 over IPv6
 /// it always does; there the form is fixed and decode reports that fixed form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ChecksumForm {
     /// IPv4/IPv6 pseudo-header (src, dst, zero, protocol 112, length) + VRRP message.
     WithPseudoHeader,

@@ -14,7 +14,7 @@ use std::time::Duration;
 /// uses a virtual clock starting at zero. Keeping our own type (rather than
 /// `std::time::Instant`) means the core can never read the real clock by accident and
 /// virtual time is exact to the nanosecond.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
 pub struct Instant(Duration);
 
 impl Instant {
@@ -62,7 +62,7 @@ impl fmt::Display for Instant {
 ///
 /// VRRPv3 carries 12 bits (max 4095 cs = 40.95 s); VRRPv2 carries whole seconds, which
 /// the codec converts to and from this type, so the rest of the code has one unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct Centisecs(pub u16);
 
 impl Centisecs {

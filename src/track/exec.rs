@@ -33,7 +33,8 @@ use tokio::time::{Instant, sleep_until};
 use tracing::warn;
 
 use super::RunAs;
-use crate::config::format_duration;
+use crate::common::duration::format_duration;
+use crate::sys;
 
 /// The `PATH` commands get (the Debian default for root, so `/usr/sbin` tools are found).
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -138,32 +139,17 @@ pub async fn run(argv: &[String], run_as: &RunAs, timeout: Duration) -> RunResul
         .stdout(stdout)
         .stderr(stderr)
         .process_group(0);
-    // SAFETY: runs in the forked child before exec; prctl is async-signal-safe and
-    // nothing is allocated. Scripts and hooks get none of the daemon's capabilities: a
-    // daemon given CAP_NET_ADMIN/CAP_NET_RAW as ambient capabilities (the systemd unit)
-    // would otherwise pass them on across exec. Errors (kernels before 4.3) are ignored:
-    // there are no ambient capabilities there.
-    unsafe {
-        command.pre_exec(|| {
-            libc::prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-                0 as libc::c_ulong,
-                0 as libc::c_ulong,
-                0 as libc::c_ulong,
-            );
-            Ok(())
-        });
-    }
+    sys::exec::clear_ambient_capabilities(&mut command);
     let switching = geteuid().as_raw() != run_as.uid;
     if switching {
-        let switch = SwitchUser::new(run_as);
-        // SAFETY: the closure runs in the forked child before exec and only makes the
-        // async-signal-safe calls setgroups, setgid and setuid on data allocated before
-        // the fork; it allocates nothing (io::Error::last_os_error does not allocate).
-        unsafe {
-            command.pre_exec(move || switch.apply());
-        }
+        sys::exec::switch_user(
+            &mut command,
+            sys::exec::Credentials {
+                uid: run_as.uid,
+                gid: run_as.gid,
+                groups: run_as.groups.clone(),
+            },
+        );
     }
     let spawned = command.spawn();
     // Closes our copies of the pipe's write end: EOF then means the group is done with it.
@@ -269,38 +255,6 @@ fn output_pipe() -> io::Result<(pipe::Receiver, OwnedFd, OwnedFd)> {
     Ok((receiver, stdout, stderr))
 }
 
-/// The ids to switch to, allocated before the fork.
-struct SwitchUser {
-    uid: libc::uid_t,
-    gid: libc::gid_t,
-    groups: Vec<libc::gid_t>,
-}
-
-impl SwitchUser {
-    fn new(run_as: &RunAs) -> SwitchUser {
-        SwitchUser {
-            uid: run_as.uid,
-            gid: run_as.gid,
-            groups: run_as.groups.clone(),
-        }
-    }
-
-    /// In the child, before exec: groups first, uid last (after it nothing else may
-    /// change).
-    fn apply(&self) -> io::Result<()> {
-        // SAFETY: plain system calls on a valid pointer and length.
-        unsafe {
-            if libc::setgroups(self.groups.len(), self.groups.as_ptr()) != 0
-                || libc::setgid(self.gid) != 0
-                || libc::setuid(self.uid) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Kills the child's process group when dropped while armed.
 struct GroupGuard {
     pgid: Option<Pid>,
@@ -395,7 +349,7 @@ pub(crate) mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::track::security::test_support::{
+    use crate::common::security::test_support::{
         TempDir, current_user, is_root, nobody, require_root,
     };
 

@@ -17,20 +17,19 @@
 use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tracing::{debug, info};
 
 use super::{CheckIndex, Observation, Report, describe};
+use crate::sys::reactor::{self, Registered};
 
 /// A file larger than this is not a number someone wrote for us.
 const MAX_FILE_BYTES: u64 = 64;
@@ -46,14 +45,8 @@ pub fn spawn(check: CheckIndex, path: PathBuf, reports: UnboundedSender<Report>)
     tokio::spawn(run(check, path, reports))
 }
 
-/// An inotify instance as something `AsyncFd` can hold.
-struct Watch(Inotify);
-
-impl AsRawFd for Watch {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0.as_fd().as_raw_fd()
-    }
-}
+/// An inotify instance registered with the reactor.
+type Watch = Registered<Inotify>;
 
 /// What happened to the watched directory, for the file named `name`.
 enum Seen {
@@ -158,7 +151,7 @@ async fn run(check: CheckIndex, path: PathBuf, reports: UnboundedSender<Report>)
     }
 }
 
-fn watch(directory: &Path) -> io::Result<AsyncFd<Watch>> {
+fn watch(directory: &Path) -> io::Result<Watch> {
     let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
     inotify.add_watch(
         directory,
@@ -172,21 +165,18 @@ fn watch(directory: &Path) -> io::Result<AsyncFd<Watch>> {
             | AddWatchFlags::IN_MOVE_SELF
             | AddWatchFlags::IN_ONLYDIR,
     )?;
-    // SAFETY: the Inotify owns its descriptor until dropped and always returns the same
-    // one; the AsyncFd owns the Inotify.
-    unsafe { AsyncFd::register_with_interest(Watch(inotify), Interest::READABLE) }
-        .map_err(|error| error.into_parts().1)
+    reactor::register(inotify, Interest::READABLE)
 }
 
 /// Wait for events and sum up what they mean for the file `name`.
-async fn next_events(watch: &AsyncFd<Watch>, name: &OsString) -> Seen {
+async fn next_events(watch: &Watch, name: &OsString) -> Seen {
     let mut guard = match watch.readable().await {
         Ok(guard) => guard,
         Err(_) => return Seen::DirectoryGone,
     };
     let mut seen = Seen::Nothing;
     loop {
-        let events = match guard.try_io(|w| w.get_ref().0.read_events().map_err(io::Error::from)) {
+        let events = match guard.try_io(|w| w.get_ref().read_events().map_err(io::Error::from)) {
             Ok(Ok(events)) => events,
             Ok(Err(error)) => {
                 debug!(%error, "reading inotify events");
@@ -261,7 +251,8 @@ fn parse_value(bytes: &[u8]) -> Observation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::track::security::test_support::{TempDir, next_report};
+    use crate::common::security::test_support::TempDir;
+    use crate::track::test_support::next_report;
     use std::fs;
     use tokio::sync::mpsc::{self, UnboundedReceiver};
 

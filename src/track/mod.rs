@@ -12,10 +12,13 @@ pub mod policy;
 pub mod probe;
 pub mod process;
 pub mod script;
-pub mod security;
 
 use std::io;
-use std::path::PathBuf;
+
+/// Who commands run as and the rules for which files they may run live in the leaf
+/// `common::security` (config validation applies them too); re-exported for callers
+/// that take them with the checkers.
+pub use crate::common::security::{self, RunAs};
 
 /// Index of a check in `Config::checks` (and in the daemon's table of checkers).
 pub type CheckIndex = usize;
@@ -39,17 +42,6 @@ pub enum Observation {
     Value(i64),
 }
 
-/// The unprivileged user scripts and hooks run as.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunAs {
-    pub user: String,
-    pub uid: u32,
-    pub gid: u32,
-    /// Supplementary groups.
-    pub groups: Vec<u32>,
-    pub home: PathBuf,
-}
-
 /// A short lower-case reason for the log: `connection refused`, not
 /// `Connection refused (os error 111)`. Connection errors whose system text is long
 /// or obscure (`Software caused connection abort`) get a plain one.
@@ -68,6 +60,25 @@ fn describe(error: &io::Error) -> String {
                 None => &text,
             };
             text.to_lowercase()
+        }
+    }
+}
+
+/// Test helpers of the checkers.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::time::Duration;
+
+    use tokio::sync::mpsc::UnboundedReceiver;
+
+    use super::Report;
+
+    /// A checker's next report; panics if none comes `within`, or the checker ended.
+    pub async fn next_report(rx: &mut UnboundedReceiver<Report>, within: Duration) -> Report {
+        match tokio::time::timeout(within, rx.recv()).await {
+            Ok(Some(report)) => report,
+            Ok(None) => panic!("checker ended"),
+            Err(_) => panic!("no report within {within:?}"),
         }
     }
 }

@@ -7,9 +7,19 @@
 //! must be in Fault). Must not do I/O, read the clock or log: the daemon feeds it
 //! `Observation`s and turns `Health` into `fsm::Event::Health`.
 
-use crate::config::{CheckKind, CheckSpec};
-
 use super::{CheckIndex, Observation};
+
+/// What the policy needs to know of one configured check (the daemon takes it from
+/// `config::CheckSpec`; the policy does not depend on the configuration's types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub weight: i32,
+    pub rise: u32,
+    pub fall: u32,
+    pub initially_up: bool,
+    /// A file check: its value times the weight, no rise/fall.
+    pub valued: bool,
+}
 
 /// What the checks a router tracks amount to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -99,16 +109,16 @@ pub struct Policy {
 
 impl Policy {
     /// Every check in its initial state (`initially_up`; a file check reads 0).
-    pub fn new(specs: &[CheckSpec]) -> Policy {
+    pub fn new(rules: impl IntoIterator<Item = Rule>) -> Policy {
         Policy {
-            checks: specs
-                .iter()
-                .map(|spec| Check {
-                    weight: spec.weight,
-                    rise: spec.rise.max(1),
-                    fall: spec.fall.max(1),
-                    valued: matches!(spec.kind, CheckKind::File { .. }),
-                    up: spec.initially_up,
+            checks: rules
+                .into_iter()
+                .map(|rule| Check {
+                    weight: rule.weight,
+                    rise: rule.rise.max(1),
+                    fall: rule.fall.max(1),
+                    valued: rule.valued,
+                    up: rule.initially_up,
                     streak: 0,
                     value: 0,
                     known: false,
@@ -216,45 +226,45 @@ impl Policy {
             .is_some_and(|c| if c.valued { c.value == 0 } else { c.up })
     }
 
-    /// What a set of tracked checks adds up to.
+    /// What a set of tracked checks adds up to. The weights are summed in `i64` and
+    /// the total saturated to `i32` once, so the result does not depend on the order of
+    /// the checks (a running `i32` saturating sum does: MAX + MAX + MIN would be -1).
     pub fn health(&self, tracked: &[CheckIndex]) -> Health {
-        let mut health = Health::default();
+        let mut weight = 0i64;
+        let mut fault = false;
         for c in tracked
             .iter()
             .filter_map(|&i| self.checks.get(i))
             .filter(|c| !c.pending)
         {
             let part = c.contribution();
-            health.weight = health.weight.saturating_add(part.weight);
-            health.fault |= part.fault;
+            weight = weight.saturating_add(part.weight.into());
+            fault |= part.fault;
         }
-        health
+        Health {
+            weight: weight.clamp(i32::MIN.into(), i32::MAX.into()) as i32,
+            fault,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
-    fn spec(weight: i32, rise: u32, fall: u32, initially_up: bool) -> CheckSpec {
-        CheckSpec {
-            name: "c".into(),
-            kind: CheckKind::Interface {
-                name: "eth1".into(),
-            },
+    fn spec(weight: i32, rise: u32, fall: u32, initially_up: bool) -> Rule {
+        Rule {
             weight,
             rise,
             fall,
             initially_up,
+            valued: false,
         }
     }
 
-    fn file(weight: i32) -> CheckSpec {
-        CheckSpec {
-            kind: CheckKind::File {
-                path: PathBuf::from("/run/floatip/drain"),
-            },
+    fn file(weight: i32) -> Rule {
+        Rule {
+            valued: true,
             ..spec(weight, 1, 1, false)
         }
     }
@@ -264,8 +274,8 @@ mod tests {
     }
 
     /// A policy of one check whose first result was a pass (`up`) or a failure.
-    fn known(spec: CheckSpec, up: bool) -> Policy {
-        let mut p = Policy::new(&[spec]);
+    fn known(spec: Rule, up: bool) -> Policy {
+        let mut p = Policy::new([spec]);
         let first = if up { Observation::Pass } else { fail() };
         assert!(
             p.observe(0, &first).is_some(),
@@ -277,11 +287,11 @@ mod tests {
 
     #[test]
     fn the_first_result_sets_the_state_whatever_rise_and_fall() {
-        let mut p = Policy::new(&[spec(0, 3, 3, false)]);
+        let mut p = Policy::new([spec(0, 3, 3, false)]);
         assert!(p.health(&[0]).fault, "initially down");
         assert_eq!(p.observe(0, &Observation::Pass), Some(Change::Passing));
         assert!(!p.health(&[0]).fault);
-        let mut p = Policy::new(&[spec(0, 3, 3, true)]);
+        let mut p = Policy::new([spec(0, 3, 3, true)]);
         assert_eq!(
             p.observe(0, &fail()),
             Some(Change::Failing("down".into())),
@@ -292,7 +302,7 @@ mod tests {
 
     #[test]
     fn a_pending_check_counts_only_once_it_has_a_result() {
-        let mut p = Policy::new(&[spec(0, 1, 1, false), file(-100)]);
+        let mut p = Policy::new([spec(0, 1, 1, false), file(-100)]);
         p.mark_pending(0);
         p.mark_pending(1);
         assert_eq!(
@@ -307,7 +317,7 @@ mod tests {
             "the first value of a pending check is reported even when unchanged"
         );
         assert_eq!(p.observe(1, &Observation::Value(0)), None);
-        let mut p = Policy::new(&[spec(0, 1, 1, false)]);
+        let mut p = Policy::new([spec(0, 1, 1, false)]);
         p.mark_pending(0);
         p.observe(0, &fail());
         assert!(p.health(&[0]).fault, "counts from its first result on");
@@ -366,7 +376,7 @@ mod tests {
 
     #[test]
     fn weight_zero_gates_fault() {
-        let mut p = Policy::new(&[spec(0, 1, 1, true), spec(-20, 1, 1, true)]);
+        let mut p = Policy::new([spec(0, 1, 1, true), spec(-20, 1, 1, true)]);
         assert_eq!(p.health(&[0, 1]), Health::default());
         p.observe(0, &fail());
         assert_eq!(
@@ -381,7 +391,7 @@ mod tests {
 
     #[test]
     fn negative_weights_apply_while_failing_positive_while_passing() {
-        let mut p = Policy::new(&[spec(-20, 1, 1, true), spec(15, 1, 1, true)]);
+        let mut p = Policy::new([spec(-20, 1, 1, true), spec(15, 1, 1, true)]);
         assert_eq!(p.health(&[0, 1]).weight, 15);
         p.observe(0, &fail());
         assert_eq!(p.health(&[0, 1]).weight, -5);
@@ -392,14 +402,14 @@ mod tests {
 
     #[test]
     fn initial_state_is_the_configured_one() {
-        let p = Policy::new(&[spec(0, 2, 2, false), spec(0, 2, 2, true)]);
+        let p = Policy::new([spec(0, 2, 2, false), spec(0, 2, 2, true)]);
         assert!(p.health(&[0]).fault, "initially down: Fault until it rises");
         assert!(!p.health(&[1]).fault);
     }
 
     #[test]
     fn file_value_times_weight() {
-        let mut p = Policy::new(&[file(-100)]);
+        let mut p = Policy::new([file(-100)]);
         assert_eq!(p.health(&[0]).weight, 0, "missing file reads 0");
         assert_eq!(
             p.observe(0, &Observation::Value(1)),
@@ -418,7 +428,7 @@ mod tests {
 
     #[test]
     fn file_with_weight_zero_faults_on_non_zero() {
-        let mut p = Policy::new(&[file(0)]);
+        let mut p = Policy::new([file(0)]);
         assert!(!p.health(&[0]).fault);
         p.observe(0, &Observation::Value(3));
         assert!(p.health(&[0]).fault);
@@ -427,7 +437,7 @@ mod tests {
 
     #[test]
     fn huge_values_saturate() {
-        let mut p = Policy::new(&[file(-254), file(254)]);
+        let mut p = Policy::new([file(-254), file(254)]);
         p.observe(0, &Observation::Value(i64::MAX));
         assert_eq!(p.health(&[0]).weight, i32::MIN);
         p.observe(1, &Observation::Value(i64::MAX));
@@ -440,11 +450,66 @@ mod tests {
     }
 
     #[test]
+    fn file_values_at_the_boundaries_times_the_extreme_weights() {
+        // (value, weight, expected part): the part saturates at the i32 bounds.
+        let cases: [(i64, i32, i32); 14] = [
+            (0, 254, 0),
+            (0, -254, 0),
+            (1, 254, 254),
+            (1, -254, -254),
+            (-1, 254, -254),
+            (-1, -254, 254),
+            (i32::MAX.into(), 254, i32::MAX),
+            (i32::MAX.into(), -254, i32::MIN),
+            (i32::MIN.into(), 254, i32::MIN),
+            (i32::MIN.into(), -254, i32::MAX),
+            (i64::MAX, 254, i32::MAX),
+            (i64::MAX, -254, i32::MIN),
+            (i64::MIN, 254, i32::MIN),
+            (i64::MIN, -254, i32::MAX),
+        ];
+        for (value, weight, expected) in cases {
+            let mut p = Policy::new([file(weight)]);
+            p.observe(0, &Observation::Value(value));
+            assert_eq!(
+                p.health(&[0]),
+                Health {
+                    weight: expected,
+                    fault: false
+                },
+                "value {value} x weight {weight}"
+            );
+        }
+    }
+
+    #[test]
+    fn several_checks_summing_past_i32_saturate_whatever_their_order() {
+        let mut p = Policy::new([file(254), file(254), file(-254), spec(100, 1, 1, true)]);
+        for (check, value) in [(0, i64::MAX), (1, i64::MAX), (2, 1)] {
+            p.observe(check, &Observation::Value(value));
+        }
+        p.observe(3, &Observation::Pass);
+        // MAX + MAX - 254 + 100: saturates at MAX, in any order.
+        for order in [[0, 1, 2, 3], [2, 0, 3, 1], [3, 2, 1, 0]] {
+            assert_eq!(p.health(&order).weight, i32::MAX, "order {order:?}");
+        }
+        let mut p = Policy::new([file(-254), file(-254), file(254)]);
+        for (check, value) in [(0, i64::MAX), (1, i64::MAX), (2, i64::MAX)] {
+            p.observe(check, &Observation::Value(value));
+        }
+        // MIN + MIN + MAX = MIN - 1: saturates at MIN, in any order (a running
+        // saturating i32 sum would give -1 for one order and MIN for another).
+        for order in [[0, 1, 2], [0, 2, 1], [2, 0, 1]] {
+            assert_eq!(p.health(&order).weight, i32::MIN, "order {order:?}");
+        }
+    }
+
+    #[test]
     fn saved_state_carries_over() {
         let mut p = known(spec(0, 1, 2, true), true);
         p.observe(0, &fail());
         let saved = p.save(0);
-        let mut q = Policy::new(&[spec(0, 1, 2, true)]);
+        let mut q = Policy::new([spec(0, 1, 2, true)]);
         q.restore(0, saved);
         assert_eq!(
             q.observe(0, &fail()),
@@ -455,9 +520,9 @@ mod tests {
 
     #[test]
     fn a_retuned_check_keeps_its_verdict_not_its_counters() {
-        let mut p = Policy::new(&[spec(-10, 1, 1, false)]);
+        let mut p = Policy::new([spec(-10, 1, 1, false)]);
         p.observe(0, &Observation::Pass);
-        let mut q = Policy::new(&[spec(-30, 1, 2, false)]);
+        let mut q = Policy::new([spec(-30, 1, 2, false)]);
         q.restore_verdict(0, p.save(0));
         assert!(q.is_up(0), "passing before the reload, passing after");
         assert_eq!(q.observe(0, &fail()), None, "the new fall = 2 applies");
@@ -467,7 +532,7 @@ mod tests {
 
     #[test]
     fn wrong_sort_and_unknown_checks_are_ignored() {
-        let mut p = Policy::new(&[spec(0, 1, 1, true), file(-1)]);
+        let mut p = Policy::new([spec(0, 1, 1, true), file(-1)]);
         assert_eq!(p.observe(0, &Observation::Value(5)), None);
         assert_eq!(p.observe(1, &Observation::Pass), None);
         assert_eq!(p.observe(7, &fail()), None);

@@ -27,7 +27,7 @@ use tokio::time::MissedTickBehavior;
 use tracing::debug;
 
 use super::{CheckIndex, Observation, Report, describe};
-use crate::config::format_duration;
+use crate::common::duration::format_duration;
 
 /// The most bytes read while looking for the end of the status line: a hostile or broken
 /// server cannot make us buffer more.
@@ -173,7 +173,7 @@ fn parse_status_line(line: &[u8]) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::track::security::test_support::next_report;
+    use crate::track::test_support::next_report;
     use tokio::net::TcpListener;
     use tokio::sync::mpsc::{self, UnboundedReceiver};
 

@@ -23,8 +23,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::future::Future;
-use std::io;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,13 +32,14 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tracing::{debug, warn};
 
 use super::{CheckIndex, Observation, Report};
+use crate::sys::pidfd;
+use crate::sys::reactor::{self, Registered};
 
 /// Linux truncates a process name (`comm`) to this many bytes (TASK_COMM_LEN - 1).
 const COMM_LEN: usize = 15;
@@ -70,7 +70,7 @@ struct Watched {
     /// Distinguishes this process from a later one with the same PID.
     serial: u64,
     /// `None` where pidfds are unavailable: re-verified at every rescan instead.
-    pidfd: Option<Arc<AsyncFd<OwnedFd>>>,
+    pidfd: Option<Arc<Registered<OwnedFd>>>,
 }
 
 struct Watcher {
@@ -194,7 +194,7 @@ impl Watcher {
             if self.processes.contains_key(&pid) || !self.matches(pid) {
                 continue;
             }
-            let pidfd = match (!self.pidfd_unavailable).then(|| pidfd_open(pid)) {
+            let pidfd = match (!self.pidfd_unavailable).then(|| pidfd::open(pid)) {
                 None => None,
                 // It exited since we read its stat.
                 Some(Err(error)) if error.raw_os_error() == Some(libc::ESRCH) => continue,
@@ -213,12 +213,9 @@ impl Watcher {
                     if !self.matches(pid) || is_readable(&fd) {
                         continue;
                     }
-                    // SAFETY: an OwnedFd is open until dropped and always yields the same
-                    // descriptor; the AsyncFd owns it.
-                    match unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) } {
+                    match reactor::register(fd, Interest::READABLE) {
                         Ok(fd) => Some(Arc::new(fd)),
                         Err(error) => {
-                            let (_, error) = error.into_parts();
                             debug!(%error, pid, "cannot register pidfd");
                             continue;
                         }
@@ -302,18 +299,6 @@ fn parse_stat(stat: &[u8]) -> Option<Stat<'_>> {
     Some(Stat { comm, state, flags })
 }
 
-fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a PID and flags and returns a new file descriptor or -1;
-    // no memory is passed.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the syscall succeeded, so `fd` is a new descriptor that nothing else owns.
-    // pidfds are always close-on-exec.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
-}
-
 /// Whether a pidfd is readable now (its process exited), without waiting.
 fn is_readable(fd: &OwnedFd) -> bool {
     let mut poll_fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
@@ -329,7 +314,8 @@ fn is_readable(fd: &OwnedFd) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::track::security::test_support::{TempDir, next_report};
+    use crate::common::security::test_support::TempDir;
+    use crate::track::test_support::next_report;
     use std::process::{Child, Command};
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::Instant;

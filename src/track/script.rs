@@ -71,8 +71,9 @@ mod tests {
     use tokio::sync::mpsc;
 
     use super::*;
+    use crate::common::security::test_support::{TempDir, is_root};
     use crate::track::exec::tests::{argv, assert_group_gone, runner, written_pid};
-    use crate::track::security::test_support::{TempDir, is_root, next_report};
+    use crate::track::test_support::next_report;
 
     const SECOND: Duration = Duration::from_secs(1);
 

@@ -4,7 +4,8 @@
 //! Owns: creating and tearing down namespaces, veth pairs and bridges; starting and
 //! signalling daemons and running one-shot commands under a deadline; polling
 //! conditions with deadlines; pinging; forging VRRP advertisements (also with a wrong
-//! TTL or checksum); nftables fault injection. Must not touch the root namespace's
+//! TTL or checksum); nftables fault injection; for tests of `floatip::net` itself, a
+//! tokio runtime, deadlines for futures and an in-process frame capture ([`edge`]). Must not touch the root namespace's
 //! network, nor send traffic to any address outside the documentation ranges
 //! (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) inside namespaces it
 //! created itself.
@@ -40,6 +41,7 @@
 pub mod capture;
 mod config;
 mod daemon;
+pub mod edge;
 mod haproxy;
 mod http;
 mod icmp;
@@ -179,12 +181,21 @@ pub fn matching_lines(text: &str, fragments: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Runs `f` on a fresh thread that has entered the network namespace `ns`. Sockets
-/// created there stay in that namespace and may be used from any thread afterwards.
-pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    spawn_in_netns(ns, f)
-        .join()
-        .unwrap_or_else(|e| std::panic::resume_unwind(e))
+/// Runs `f` on a fresh thread that has entered the network namespace `ns`, and returns
+/// its result. Sockets and netlink connections created there stay in that namespace and
+/// may be used from any thread afterwards. `f` may borrow from the caller (the thread is
+/// scoped): to create tokio objects, enter a runtime handle inside `f`.
+pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
+    let (path, file) = open_netns(ns);
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                enter_netns(&path, &file);
+                f()
+            })
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    })
 }
 
 /// Like [`in_netns`], but returns at once: `f` runs in the background on its own thread.
@@ -192,17 +203,28 @@ pub fn spawn_in_netns<T: Send + 'static>(
     ns: &str,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> std::thread::JoinHandle<T> {
-    let path = format!("/run/netns/{ns}");
-    let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+    let (path, file) = open_netns(ns);
     std::thread::spawn(move || {
-        // SAFETY: `file` is an open namespace file for the duration of the call, and
-        // setns(CLONE_NEWNET) only changes this (new, private) thread's namespace.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        if rc != 0 {
-            panic!("setns({path}): {}", std::io::Error::last_os_error());
-        }
+        enter_netns(&path, &file);
         f()
     })
+}
+
+fn open_netns(ns: &str) -> (String, File) {
+    let path = format!("/run/netns/{ns}");
+    let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+    (path, file)
+}
+
+/// Moves the calling thread (a fresh one, private to [`in_netns`] or
+/// [`spawn_in_netns`]) into the namespace `file` refers to.
+fn enter_netns(path: &str, file: &File) {
+    // SAFETY: `file` is an open namespace file for the duration of the call, and
+    // setns(CLONE_NEWNET) only changes this (new, private) thread's namespace.
+    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc != 0 {
+        panic!("setns({path}): {}", std::io::Error::last_os_error());
+    }
 }
 
 /// Sets network sysctls of namespace `ns` (paths under /proc/sys, e.g.
@@ -247,6 +269,7 @@ pub struct TopologyBuilder {
     tag: String,
     lans: usize,
     nodes: Vec<(String, u8)>,
+    dad: bool,
 }
 
 impl TopologyBuilder {
@@ -254,6 +277,14 @@ impl TopologyBuilder {
     pub fn lans(mut self, lans: usize) -> Self {
         assert!((1..=LANS.len()).contains(&lans), "1 to {} LANs", LANS.len());
         self.lans = lans;
+        self
+    }
+
+    /// Keep IPv6 duplicate address detection on in the nodes (default off, so that
+    /// link-local addresses are usable at once), for tests that look at DAD itself.
+    /// The nodes' own global addresses are added without DAD either way.
+    pub fn dad(mut self, on: bool) -> Self {
+        self.dad = on;
         self
     }
 
@@ -323,13 +354,15 @@ impl TopologyBuilder {
             topo.add_namespace(&ns);
             // Addresses usable at once: no duplicate address detection. Set before the
             // interfaces exist, so they (and their link-local addresses) inherit it.
-            sysctl(
-                &ns,
-                &[
-                    ("net/ipv6/conf/all/accept_dad", "0"),
-                    ("net/ipv6/conf/default/accept_dad", "0"),
-                ],
-            );
+            if !self.dad {
+                sysctl(
+                    &ns,
+                    &[
+                        ("net/ipv6/conf/all/accept_dad", "0"),
+                        ("net/ipv6/conf/default/accept_dad", "0"),
+                    ],
+                );
+            }
             sh(&format!("ip -n {ns} link set lo up"));
             let mut macs = Vec::new();
             for (lan, &(net4, net6)) in LANS.iter().enumerate().take(self.lans) {
@@ -405,6 +438,7 @@ impl Topology {
             tag: tag.to_string(),
             lans: 1,
             nodes: Vec::new(),
+            dad: false,
         }
     }
 

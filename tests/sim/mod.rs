@@ -99,18 +99,41 @@ impl Rng {
 }
 
 /// The seeds a scenario runs: `0..default`, or what `SIM_SEED` / `SIM_SEEDS` say.
-pub fn seeds(default: u64) -> std::ops::Range<u64> {
-    if let Some(seed) = std::env::var("SIM_SEED")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-    {
-        return seed..seed + 1;
+///
+/// Panics on a count of 0 or a value that does not parse: a scenario that ran no seed
+/// would pass having checked nothing.
+pub fn seeds(default: u64) -> std::ops::RangeInclusive<u64> {
+    seeds_from(
+        std::env::var("SIM_SEED").ok().as_deref(),
+        std::env::var("SIM_SEEDS").ok().as_deref(),
+        default,
+    )
+}
+
+/// `seeds` with the environment passed in, so that its refusals can be tested.
+pub fn seeds_from(
+    seed: Option<&str>,
+    count: Option<&str>,
+    default: u64,
+) -> std::ops::RangeInclusive<u64> {
+    if let Some(seed) = seed {
+        let Ok(seed) = seed.trim().parse::<u64>() else {
+            panic!("SIM_SEED={seed:?} is not a seed (a non-negative integer)");
+        };
+        return seed..=seed;
     }
-    let count = std::env::var("SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or(default);
-    0..count
+    let count = match count {
+        None => default,
+        Some(text) => match text.trim().parse::<u64>() {
+            Ok(count) => count,
+            Err(_) => panic!("SIM_SEEDS={text:?} is not a number of seeds"),
+        },
+    };
+    assert!(
+        count > 0,
+        "SIM_SEEDS=0 (or a default of 0) would run no seed and check nothing"
+    );
+    0..=count - 1
 }
 
 /// A stable per-scenario salt, so that seed 7 of two scenarios are different runs.
@@ -179,8 +202,13 @@ pub fn router_config(
         accept_mode: true,
         primary_address: node_address(family, node),
         addresses: vec![virtual_address(family, vrid)],
+        prefix_lens: vec![24],
+        announce_burst: 3,
+        announce_burst_interval: Duration::from_millis(10),
         announce_repeat_after: Some(Duration::from_secs(2)),
         announce_refresh_every: None,
+        checksum_form: None,
+        unicast_peers: None,
     }
 }
 
@@ -190,7 +218,8 @@ pub fn model_priority(configured: u8, weight: i32) -> u8 {
     if configured == 255 {
         255
     } else {
-        (i32::from(configured) + weight).clamp(1, 254) as u8
+        // In i64: no i32 weight can overflow it, so there is nothing to saturate.
+        (i64::from(configured) + i64::from(weight)).clamp(1, 254) as u8
     }
 }
 
@@ -868,6 +897,7 @@ impl Lan {
         let event = Event::Advert {
             src: meta.src,
             advert: decoded.advert,
+            form: decoded.checksum_form,
         };
         let Some(instance) = self.nodes[to].instance.as_mut() else {
             return;

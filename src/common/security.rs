@@ -18,11 +18,25 @@ use std::path::{Component, Path, PathBuf};
 
 use nix::unistd::{Gid, Group, Uid, User, getgrouplist};
 
-use super::RunAs;
-use crate::config::{DEFAULT_SCRIPT_USER, FALLBACK_SCRIPT_USER};
+/// The package's system user, who runs scripts unless `script_user` says otherwise.
+pub const DEFAULT_SCRIPT_USER: &str = "floatip";
+/// Used (with a warning) when `DEFAULT_SCRIPT_USER` does not exist, e.g. when running
+/// from a source build without the package.
+pub const FALLBACK_SCRIPT_USER: &str = "nobody";
 
 /// Symlinks followed before giving up (the kernel's limit, `MAXSYMLINKS`).
 const MAX_SYMLINKS: usize = 40;
+
+/// The unprivileged user scripts and hooks run as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    pub user: String,
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+    pub home: PathBuf,
+}
 
 /// Resolves `script_user` (`None`: the default) to the user to run scripts as.
 ///
@@ -412,12 +426,8 @@ pub(crate) mod test_support {
     use std::os::unix::fs::PermissionsExt;
     use std::path::{Path, PathBuf};
     use std::sync::atomic::{AtomicU32, Ordering};
-    use std::time::Duration;
-
-    use tokio::sync::mpsc::UnboundedReceiver;
 
     use super::RunAs;
-    use crate::track::Report;
 
     /// A fresh directory under /tmp, mode 0755, removed (recursively) on drop.
     pub struct TempDir {
@@ -459,15 +469,6 @@ pub(crate) mod test_support {
     impl Drop for TempDir {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
-
-    /// A checker's next report; panics if none comes `within`, or the checker ended.
-    pub async fn next_report(rx: &mut UnboundedReceiver<Report>, within: Duration) -> Report {
-        match tokio::time::timeout(within, rx.recv()).await {
-            Ok(Some(report)) => report,
-            Ok(None) => panic!("checker ended"),
-            Err(_) => panic!("no report within {within:?}"),
         }
     }
 

@@ -1,92 +1,31 @@
-//! Validation of the health sections: `checks:`, `track:`, `notify:` and `global:`.
-//!
-//! Split from `validate` (which owns routers and sync groups) because these sections are
-//! about what floatip watches and runs, not about VRRP. Every rule sits next to its
-//! error message. Commands are collected with their position so that the security check
-//! of their files (`track::security`) can point at the line that names them.
+//! The `checks:` section (one kind per check, its target and timing, weight, rise and
+//! fall) and the `track:` lists of routers and sync groups that name them.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::time::Duration;
 
-use super::error::did_you_mean;
-use super::schema::{
-    RawCheck, RawCommand, RawGlobal, RawHttp, RawInitial, RawNotify, RawProcess, S,
-};
-use super::validate::{Validator, at, interface_name_problem};
-use super::{CheckKind, CheckSpec, DEFAULT_NOTIFY_TIMEOUT, Global, NotifySpec};
+use super::values::{at, interface_name_problem};
+use super::{Health, Validator};
+use crate::config::error::did_you_mean;
 use crate::config::locate::Position;
-use crate::track::security;
+use crate::config::schema::{RawCheck, RawHttp, RawInitial, RawProcess, S};
+use crate::config::{CheckKind, CheckSpec};
 
 /// Interval of script, tcp and http checks when none is given (keepalived's default).
 pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// How often a process check looks for new processes (deaths are seen at once).
 pub const DEFAULT_PROCESS_RESCAN: Duration = Duration::from_millis(500);
 const MIN_CHECK_INTERVAL: Duration = Duration::from_millis(10);
-const MAX_CHECK_INTERVAL: Duration = Duration::from_secs(3600);
+pub(super) const MAX_CHECK_INTERVAL: Duration = Duration::from_secs(3600);
 const MIN_RESCAN: Duration = Duration::from_millis(50);
-const MIN_NOTIFY_TIMEOUT: Duration = Duration::from_millis(100);
 const MAX_WEIGHT: i64 = 254;
 const MAX_RISE_FALL: i64 = 100;
 const MAX_PROCESS_MIN: i64 = 10_000;
 /// What a check key must be, for error messages.
 const KINDS: &str = "script, process, tcp, http, interface or file";
 
-/// A command named in the file, for the security check of its executable.
-#[derive(Debug, Clone)]
-pub(super) struct PlacedCommand {
-    pub at: Position,
-    pub key: String,
-    pub program: PathBuf,
-    /// Arguments that are absolute paths (a script given to an interpreter).
-    pub arguments: Vec<PathBuf>,
-}
-
-/// What the health sections produced.
-#[derive(Debug, Default)]
-pub(super) struct Health {
-    pub global: Global,
-    pub checks: Vec<CheckSpec>,
-    /// Where each check's name is written, for "not tracked" warnings.
-    pub check_at: Vec<Position>,
-    pub commands: Vec<PlacedCommand>,
-    /// Where `global.script_user` is written, if it is.
-    pub script_user_at: Option<Position>,
-}
-
 impl Validator<'_> {
-    pub(super) fn global(&mut self, raw: &RawGlobal, health: &mut Health) -> Global {
-        let mut global = Global::default();
-        if let Some(user) = &raw.script_user {
-            health.script_user_at = Some(at(&user.referenced));
-            let name = user.value.trim();
-            let valid = !name.is_empty()
-                && name.len() <= 32
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '$'));
-            if valid {
-                global.script_user = Some(name.to_owned());
-            } else {
-                self.sink.error(
-                    at(&user.referenced),
-                    "global.script_user",
-                    format!("`{}` is not a user name", user.value),
-                    Some("the name of an existing unprivileged user, such as floatip".to_owned()),
-                );
-            }
-        }
-        if let Some(path) = &raw.event_socket {
-            global.event_socket = self.absolute_file(
-                "global.event_socket",
-                path,
-                "a path for a Unix socket, such as /run/floatip/events.sock",
-            );
-        }
-        global
-    }
-
     /// The `checks:` section; also remembers the names for `track:`.
     pub(super) fn checks(&mut self, raw: &[S<RawCheck>], health: &mut Health) {
         let mut names: HashMap<String, u64> = HashMap::new();
@@ -279,43 +218,6 @@ impl Validator<'_> {
         None
     }
 
-    /// An absolute path to a file (not ending in `/`), else an error at it.
-    fn absolute_file(&mut self, key: &str, raw: &S<String>, help: &str) -> Option<PathBuf> {
-        let text = raw.value.trim();
-        if text.starts_with('/') && !text.ends_with('/') {
-            return Some(PathBuf::from(text));
-        }
-        self.sink.error(
-            at(&raw.referenced),
-            key,
-            format!("`{text}` is not an absolute file path"),
-            Some(help.to_owned()),
-        );
-        None
-    }
-
-    /// An optional integer in `range` (`default` when absent); out of range is an
-    /// error at its position, and `default` stands in so validation goes on.
-    fn int_in(
-        &mut self,
-        raw: Option<&S<i64>>,
-        range: std::ops::RangeInclusive<i64>,
-        default: i64,
-        key: &str,
-        message: impl FnOnce(i64) -> String,
-        help: String,
-    ) -> i64 {
-        match raw {
-            None => default,
-            Some(n) if range.contains(&n.value) => n.value,
-            Some(n) => {
-                self.sink
-                    .error(at(&n.referenced), key, message(n.value), Some(help));
-                default
-            }
-        }
-    }
-
     fn process(&mut self, key: &str, raw: &S<RawProcess>) -> Option<CheckKind> {
         let (name, name_at, min, rescan, delay) = match &raw.value {
             RawProcess::Name(name) => (name.trim(), at(&raw.referenced), None, None, None),
@@ -468,97 +370,6 @@ impl Validator<'_> {
         })
     }
 
-    /// A command line or argument list; the program must be an absolute path.
-    fn command(
-        &mut self,
-        key: &str,
-        raw: &S<RawCommand>,
-        health: &mut Health,
-    ) -> Option<Vec<String>> {
-        let argv: Vec<String> = match &raw.value {
-            RawCommand::Line(line) => line.split_whitespace().map(str::to_owned).collect(),
-            RawCommand::Args(args) => args.clone(),
-        };
-        let Some(program) = argv.first() else {
-            self.sink.error(
-                at(&raw.referenced),
-                key,
-                "the command is empty",
-                Some("e.g. `/usr/local/bin/check-haproxy --fast`".to_owned()),
-            );
-            return None;
-        };
-        if !program.starts_with('/') {
-            self.sink.error(
-                at(&raw.referenced),
-                key,
-                format!("`{program}` is not an absolute path"),
-                Some(format!(
-                    "commands run without a shell and without searching PATH; write the full path, e.g. /usr/bin/{program}"
-                )),
-            );
-            return None;
-        }
-        health.commands.push(PlacedCommand {
-            at: at(&raw.referenced),
-            key: key.to_owned(),
-            program: PathBuf::from(program),
-            arguments: argv[1..]
-                .iter()
-                .filter(|a| a.starts_with('/'))
-                .map(PathBuf::from)
-                .collect(),
-        });
-        Some(argv)
-    }
-
-    pub(super) fn notify(
-        &mut self,
-        key: &str,
-        raw: &S<RawNotify>,
-        health: &mut Health,
-    ) -> Option<NotifySpec> {
-        let n = &raw.value;
-        let errors_before = self.sink.errors.len();
-        let mut one = |v: &mut Self, field: &str, command: &Option<S<RawCommand>>| {
-            command
-                .as_ref()
-                .and_then(|c| v.command(&format!("{key}.{field}"), c, health))
-        };
-        let spec = NotifySpec {
-            command: one(self, "command", &n.command),
-            master: one(self, "master", &n.master),
-            backup: one(self, "backup", &n.backup),
-            fault: one(self, "fault", &n.fault),
-            stop: one(self, "stop", &n.stop),
-            timeout: n
-                .timeout
-                .as_ref()
-                .and_then(|text| {
-                    self.duration_in(
-                        text,
-                        &format!("{key}.timeout"),
-                        MIN_NOTIFY_TIMEOUT,
-                        MAX_CHECK_INTERVAL,
-                        "a hook still running after this is killed; 100ms..1h",
-                    )
-                })
-                .unwrap_or(DEFAULT_NOTIFY_TIMEOUT),
-        };
-        let any = [&n.command, &n.master, &n.backup, &n.fault, &n.stop]
-            .iter()
-            .any(|c| c.is_some());
-        if !any {
-            self.sink.error(
-                at(&raw.referenced),
-                key,
-                "notify names no command",
-                Some("give `command` (run with TYPE NAME STATE PRIORITY, like keepalived's notify) and/or `master`, `backup`, `fault`, `stop`".to_owned()),
-            );
-        }
-        (self.sink.errors.len() == errors_before).then_some(spec)
-    }
-
     /// A `track:` list: names of checks, each once.
     pub(super) fn track(
         &mut self,
@@ -598,49 +409,5 @@ impl Validator<'_> {
             }
         }
         names
-    }
-}
-
-impl Validator<'_> {
-    /// Refuse scripts and hooks that someone other than root or the script user could
-    /// replace (keepalived's `enable_script_security`, always on here), or that the
-    /// script user cannot run. Looks at files, never at the network.
-    pub(super) fn commands_are_safe(&mut self, health: &Health) {
-        if health.commands.is_empty() {
-            return;
-        }
-        let run_as = match security::resolve_user(health.global.script_user.as_deref()) {
-            // The fallback warning (no `floatip` user) is the daemon's to log: it depends
-            // on the machine, not on the file.
-            Ok((run_as, _warning)) => run_as,
-            Err(e) => {
-                self.sink.error(
-                    health.script_user_at.unwrap_or((1, 1)),
-                    "global.script_user",
-                    e,
-                    Some("scripts and hooks run as this user; create it (adduser --system NAME) or name another".to_owned()),
-                );
-                return;
-            }
-        };
-        for command in &health.commands {
-            let checked = security::check_executable(&command.program, &run_as).and_then(|()| {
-                command
-                    .arguments
-                    .iter()
-                    .try_for_each(|a| security::check_argument(a, &run_as))
-            });
-            if let Err(e) = checked {
-                self.sink.error(
-                    command.at,
-                    &command.key,
-                    e,
-                    Some(format!(
-                        "scripts and hooks run as `{}`; only root and that user may be able to modify them or a directory above them",
-                        run_as.user
-                    )),
-                );
-            }
-        }
     }
 }
