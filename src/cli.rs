@@ -55,7 +55,8 @@ pub enum Command {
         /// keepalived's --config-id: which `@ID` conditional lines apply.
         #[arg(long, value_name = "ID")]
         config_id: Option<String>,
-        /// Print the translation report as JSON on standard output.
+        /// Print the translation report as JSON on standard output (the YAML is then
+        /// written only with -o).
         #[arg(long)]
         json: bool,
     },
