@@ -821,7 +821,13 @@ impl T<'_> {
                 "state" => match child.arg(0).map(|w| w.text.as_str()) {
                     Some("MASTER") => inst.state_master = Some(pos),
                     Some("BACKUP") => {}
-                    _ => self.report.error(pos, "`state` is MASTER or BACKUP", None),
+                    other => self.report.note(
+                        pos,
+                        format!(
+                            "`state {}` is neither MASTER nor BACKUP: keepalived starts it as BACKUP, as floatip does",
+                            other.unwrap_or("")
+                        ),
+                    ),
                 },
                 "interface" => {
                     self.extra(child, 1);
@@ -1230,12 +1236,16 @@ impl T<'_> {
             TrackKind::Interface => format!("interface-{}", sanitize_name(&key_name)),
             _ => sanitize_name(&key_name),
         };
-        let taken = self.checks.values().any(|n| *n == base);
-        let name = if taken {
-            format!("{base}.weight{weight}")
-        } else {
-            base
-        };
+        let taken = |name: &str| self.checks.values().any(|n| n == name);
+        let mut name = base.clone();
+        if taken(&name) {
+            name = format!("{base}.weight{weight}");
+        }
+        let mut n = 2;
+        while taken(&name) {
+            name = format!("{base}.{n}");
+            n += 1;
+        }
         let text = match track.kind {
             TrackKind::Script => self.script_check(&name, &key_name, weight),
             TrackKind::File => self.file_check(&name, &key_name, weight),
@@ -2086,4 +2096,112 @@ pub fn split_command(line: &str) -> Vec<String> {
         out.push(current);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::lexer::NoFiles;
+    use super::super::{Kind, Options, Outcome, import_text};
+
+    fn run(text: &str) -> (String, super::super::Imported) {
+        let imported = import_text(&NoFiles, "k.conf", text, &Options::default());
+        (imported.yaml.clone().unwrap_or_default(), imported)
+    }
+
+    const INSTANCE: &str = "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress { 192.0.2.1 }\n";
+
+    #[test]
+    fn one_script_at_two_weights_is_two_checks() {
+        let text = format!(
+            "vrrp_script s {{\n script /bin/true\n weight -10\n}}\n{INSTANCE} track_script {{ s }}\n}}\n\
+             vrrp_instance B {{\n interface eth0\n virtual_router_id 2\n virtual_ipaddress {{ 192.0.2.2 }}\n track_script {{\n  s weight 5\n }}\n}}\n"
+        );
+        let (yaml, imported) = run(&text);
+        assert_eq!(
+            imported.outcome(),
+            Outcome::Full,
+            "{}",
+            imported.render_report()
+        );
+        assert!(
+            yaml.contains("track: [s]\n") && yaml.contains("track: [s.weight5]\n"),
+            "{yaml}"
+        );
+        assert!(
+            yaml.contains("weight: -10") && yaml.contains("weight: 5"),
+            "{yaml}"
+        );
+    }
+
+    #[test]
+    fn names_of_different_kinds_do_not_collide() {
+        let text = format!(
+            "vrrp_script haproxy {{\n script /usr/local/bin/chk\n}}\nvrrp_track_process haproxy {{\n process haproxy\n weight 0\n}}\n\
+             {INSTANCE} track_script {{ haproxy }}\n track_process {{ haproxy }}\n}}\n"
+        );
+        let (yaml, imported) = run(&text);
+        assert_eq!(
+            imported.outcome(),
+            Outcome::Full,
+            "{}",
+            imported.render_report()
+        );
+        assert!(
+            yaml.contains("- name: haproxy\n") && yaml.contains("- name: haproxy.weight0\n"),
+            "{yaml}"
+        );
+    }
+
+    #[test]
+    fn intervals_are_rounded_to_what_the_version_carries() {
+        let (yaml, imported) = run(&format!("{INSTANCE} advert_int 1.5\n}}\n"));
+        assert!(yaml.contains("advert_interval: 2s"), "{yaml}");
+        assert!(
+            imported
+                .report
+                .items
+                .iter()
+                .any(|i| i.kind == Kind::Approximated)
+        );
+        let (yaml, _) = run(&format!("{INSTANCE} version 3\n advert_int 0.123\n}}\n"));
+        assert!(yaml.contains("advert_interval: 120ms"), "{yaml}");
+        let (yaml, _) = run(&format!("{INSTANCE} version 3\n advert_int 0.25\n}}\n"));
+        assert!(yaml.contains("advert_interval: 250ms"), "{yaml}");
+    }
+
+    #[test]
+    fn weights_follow_keepalived_defaults() {
+        // A script without weight: 0 (Fault); a file: 1; an interface: 0.
+        let text = format!(
+            "vrrp_script s {{\n script /bin/true\n}}\ntrack_file f {{\n file /run/x\n}}\n\
+             {INSTANCE} track_script {{ s }}\n track_file {{ f }}\n track_interface {{ eth1 }}\n}}\n"
+        );
+        let (yaml, imported) = run(&text);
+        assert_eq!(
+            imported.outcome(),
+            Outcome::Full,
+            "{}",
+            imported.render_report()
+        );
+        let weights: Vec<&str> = yaml
+            .lines()
+            .filter(|l| l.trim_start().starts_with("weight:"))
+            .collect();
+        assert_eq!(
+            weights,
+            ["    weight: 0", "    weight: 1", "    weight: 0"],
+            "{yaml}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_state_is_backup_and_said() {
+        let (_, imported) = run(&format!("{INSTANCE} state master\n}}\n"));
+        assert_eq!(imported.outcome(), Outcome::Full);
+        assert!(
+            imported
+                .render_report()
+                .contains("neither MASTER nor BACKUP")
+        );
+    }
 }
