@@ -28,7 +28,7 @@ use floatip::proto::packet::{
 };
 use floatip::proto::timers::Centisecs;
 
-use netns::edge::{FrameCapture, poll_until, runtime, within};
+use netns::edge::{DEADLINE, FrameCapture, poll_until, runtime, within};
 use netns::{Topology, in_netns, sysctl};
 
 const A_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
@@ -394,6 +394,101 @@ fn ipv6_unicast_advert_reaches_the_peer_link_local_and_not_the_group_socket_only
         let decoded = decode(&received, &meta, &DecodeOptions::default()).expect("decodes");
         assert_eq!(decoded.advert, sent);
     });
+}
+
+/// What the daemon takes before acting on an expired timer: packets already queued on
+/// the socket, read without waiting, each with the kernel's receive time (SO_TIMESTAMPNS),
+/// in order; then nothing, at once.
+#[test]
+fn queued_packets_are_taken_without_waiting_with_the_kernel_receive_time() {
+    let topo = pair(false);
+    let (a, b) = (topo.node("a"), topo.node("b"));
+    let rt = runtime();
+    let handle = rt.handle().clone();
+    let (link_local_a, link_local_b) = link_locals(&topo, &rt);
+    let sockets_a = in_netns(&a.ns, || {
+        let _runtime = handle.enter();
+        [
+            VrrpSocket::open(IFACE, Family::V4, IpAddr::V4(A_V4), Mode::Multicast),
+            VrrpSocket::open(IFACE, Family::V6, IpAddr::V6(link_local_a), Mode::Multicast),
+        ]
+        .map(|socket| socket.expect("VRRP socket in a"))
+    });
+    let sockets_b = in_netns(&b.ns, || {
+        let _runtime = handle.enter();
+        [
+            VrrpSocket::open(IFACE, Family::V4, IpAddr::V4(B_V4), Mode::Multicast),
+            VrrpSocket::open(IFACE, Family::V6, IpAddr::V6(link_local_b), Mode::Multicast),
+        ]
+        .map(|socket| socket.expect("VRRP socket in b"))
+    });
+    for (socket_a, socket_b) in sockets_a.iter().zip(&sockets_b) {
+        let vip = match socket_a.family() {
+            Family::V4 => IpAddr::V4(VIP_V4),
+            Family::V6 => IpAddr::V6(VIP_V6),
+        };
+        let mut buf = vec![0u8; RECV_BUFFER_LEN];
+        assert_eq!(
+            socket_b.try_recv(&mut buf).expect("empty socket"),
+            None,
+            "nothing queued yet"
+        );
+        let before = std::time::SystemTime::now();
+        rt.block_on(async {
+            for priority in [101, 102, 103] {
+                let mut sent = advert(Version::V3, vec![vip]);
+                sent.priority = priority;
+                let ctx = EncodeCtx {
+                    src: socket_a.source(),
+                    dst: socket_a.group(),
+                    checksum_form: ChecksumForm::WithPseudoHeader,
+                };
+                let bytes = encode(&sent, &ctx).expect("encode");
+                socket_a
+                    .send_to(&bytes, socket_a.group())
+                    .await
+                    .expect("send from a");
+            }
+        });
+        let mut taken = Vec::new();
+        let start = std::time::Instant::now();
+        while taken.len() < 3 {
+            assert!(
+                start.elapsed() < DEADLINE,
+                "only {} of 3 adverts queued",
+                taken.len()
+            );
+            match socket_b.try_recv(&mut buf).expect("receive") {
+                Some(datagram) => {
+                    let message = buf[..datagram.len].to_vec();
+                    let decoded = decode(&message, &datagram.meta, &DecodeOptions::default())
+                        .expect("decodes");
+                    taken.push((decoded.advert.priority, datagram.kernel_time));
+                }
+                None => std::thread::sleep(std::time::Duration::from_millis(1)),
+            }
+        }
+        let after = std::time::SystemTime::now();
+        assert_eq!(
+            taken.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+            [101, 102, 103],
+            "{:?}: in the order sent",
+            socket_a.family()
+        );
+        let times: Vec<_> = taken
+            .iter()
+            .map(|(_, t)| t.expect("a kernel receive time"))
+            .collect();
+        assert!(
+            times.windows(2).all(|w| w[0] <= w[1]),
+            "receive times in order: {times:?}"
+        );
+        assert!(
+            times[0] >= before && times[2] <= after,
+            "receive times {times:?} between the send ({before:?}) and the read ({after:?})"
+        );
+        assert_eq!(socket_b.try_recv(&mut buf).expect("drained"), None);
+    }
 }
 
 #[test]

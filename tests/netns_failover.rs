@@ -161,15 +161,21 @@ fn three_nodes_fail_over_in_priority_order() {
     );
     let da = a.start(&Config::one(web(150)));
     let db = b.start(&Config::one(web(120)));
-    let _dc = c.start(&Config::one(web(100)));
+    let dc = c.start(&Config::one(web(100)));
     topo.expect_holders(VIP4, &["a"], STARTUP + takeover_bound(150));
     topo.expect_holders_stay(VIP4, &["a"], 5 * ADV);
 
     da.kill();
     a.link_down();
-    // b, with the shorter skew, wins over c.
+    // b, with the shorter skew, wins over c; c follows b from its first advertisement
+    // (the master it followed is silent) and never takes over, not even briefly.
     topo.expect_holders(VIP4, &["b"], takeover_bound(120));
     topo.expect_holders_stay(VIP4, &["b"], 5 * ADV);
+    assert!(
+        !dc.log_contains("-> MASTER"),
+        "c became master next to b:\n{}",
+        dc.log_since(0)
+    );
     client.reach(&topo, VIP4, Duration::from_secs(2));
 
     db.term(Duration::from_secs(5)).unwrap();

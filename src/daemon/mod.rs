@@ -123,6 +123,9 @@ struct Daemon {
     /// Who runs check scripts and notify hooks.
     run_as: RunAs,
     checks: Checks,
+    /// The last time a packet or timer was handed to each router's core: a packet's
+    /// receive time is never earlier, so each router sees its events in order.
+    handed: HashMap<RouterId, Instant>,
 }
 
 impl Daemon {
@@ -159,6 +162,7 @@ impl Daemon {
             shutting_down: false,
             run_as,
             checks,
+            handed: HashMap::new(),
         };
         daemon.exec.remove_stale_nft().await;
         let ids = daemon.open_routers(&config).await?;
@@ -296,7 +300,8 @@ impl Daemon {
                 }
             };
             // Biased, timers before packets: a flood of packets must not starve the
-            // advertisement timer.
+            // advertisement timer. (`on_timer` first takes the packets already received,
+            // so one that arrived before a deadline still counts before it.)
             tokio::select! {
                 biased;
                 _ = sigterm.recv() => if self.on_stop_signal("SIGTERM").await { break },
@@ -320,18 +325,86 @@ impl Daemon {
     }
 
     async fn on_timer(&mut self) {
+        // After a stall (VM pause, SIGSTOP, a slow step) packets may have waited on the
+        // sockets or in the channel while a deadline passed. Those that arrived before
+        // their router's deadline count before it, at their receive time: a backup must
+        // not take over from a master whose advertisements it simply had not read yet.
+        // The rest are handed on after the timers, as usual.
+        let mut later = Vec::new();
+        let mut early = 0usize;
+        let received = self.take_received();
+        let oldest = received.first().map(|(at, _)| *at);
+        for (at, packet) in received {
+            let due = self
+                .locate(packet.router)
+                .and_then(|(unit, _)| self.units[unit].group.next_deadline());
+            if due.is_some_and(|d| d <= at) {
+                later.push(packet);
+            } else {
+                early += 1;
+                self.hand_packet(packet, at).await;
+            }
+        }
+        // Read after the early packets, so that the timers come after them on every
+        // router's clock.
         let now = self.clock.now();
+        if early > 0 {
+            debug!(
+                early,
+                later = later.len(),
+                oldest_waited = ?oldest.map(|at| now.saturating_since(at)),
+                "packets already received were handed on before the timers"
+            );
+        }
         for unit in 0..self.units.len() {
             if self.units[unit]
                 .group
                 .next_deadline()
                 .is_some_and(|d| d <= now)
             {
+                for &id in &self.units[unit].ids {
+                    self.handed.insert(id, now);
+                }
                 let actions = self.units[unit].group.on_timer(now);
                 self.execute(unit, actions).await;
             }
         }
+        for packet in later {
+            self.on_packet(packet).await;
+        }
         self.drop_retired();
+    }
+
+    /// Everything already received and not yet handed on, without waiting: the channel
+    /// of the receive tasks first (they forward in arrival order), then what is still
+    /// queued on each socket. With their receive times, oldest first.
+    fn take_received(&mut self) -> Vec<(Instant, Received)> {
+        let until = std::time::SystemTime::now();
+        let mut packets = Vec::new();
+        // Bounded: the receive tasks cannot run while this loop does not await.
+        while let Ok(packet) = self.packets_rx.try_recv() {
+            packets.push(packet);
+        }
+        for (&id, io) in &self.routers {
+            io.drain_socket(id, until, &mut packets);
+        }
+        let mut timed: Vec<(Instant, Received)> = packets
+            .into_iter()
+            .map(|packet| (self.packet_time(&packet), packet))
+            .collect();
+        // Stable: packets of equal time (or none) keep their order.
+        timed.sort_by_key(|(at, _)| *at);
+        timed
+    }
+
+    /// A packet's receive time on the core's clock (see `Clock::received_at`).
+    fn packet_time(&self, packet: &Received) -> Instant {
+        let not_before = self
+            .handed
+            .get(&packet.router)
+            .copied()
+            .unwrap_or(Instant::ZERO);
+        self.clock.received_at(packet.kernel_time, not_before)
     }
 
     /// Start a graceful stop; returns true on a second signal, to stop at once (the
@@ -429,14 +502,20 @@ impl Daemon {
     }
 
     async fn on_packet(&mut self, packet: Received) {
-        let now = self.clock.now();
+        let at = self.packet_time(&packet);
+        self.hand_packet(packet, at).await;
+    }
+
+    /// Decode a packet and give it to its router's core as received at `at`.
+    async fn hand_packet(&mut self, packet: Received, at: Instant) {
         let Some((unit, member)) = self.locate(packet.router) else {
             return;
         };
         let Some(io) = self.routers.get_mut(&packet.router) else {
             return;
         };
-        let Some(event) = io.accept(&packet, now) else {
+        self.handed.insert(packet.router, at);
+        let Some(event) = io.accept(&packet, at) else {
             return;
         };
         let src = match &event {
@@ -448,7 +527,7 @@ impl Daemon {
             router.learned_form(src?)
         };
         let before = learned(&self.units);
-        let actions = self.units[unit].group.step(member, event, now);
+        let actions = self.units[unit].group.step(member, event, at);
         let after = learned(&self.units);
         if after != before
             && let (Some(src), Some(form)) = (src, after)
@@ -606,6 +685,7 @@ impl Daemon {
             if retired {
                 for id in &unit.ids {
                     self.routers.remove(id);
+                    self.handed.remove(id);
                     // Its queued hooks (the STOP) still run.
                     self.exec.router_hooks.remove(id);
                 }

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -37,6 +37,40 @@ pub struct RouterId(pub u64);
 pub struct Received {
     pub router: RouterId,
     pub packet: Result<(Vec<u8>, RecvMeta), &'static str>,
+    /// When the kernel received it (wall clock, `SO_TIMESTAMPNS`); `None` if unknown
+    /// (a malformed packet). The daemon maps it onto the core's clock.
+    pub kernel_time: Option<SystemTime>,
+}
+
+/// At most this many packets are taken from one socket by [`RouterIo::drain_socket`]: a
+/// flood must not keep the loop from its timers.
+const DRAIN_LIMIT: usize = 256;
+
+impl Received {
+    /// What one receive produced for router `id` (`buf` holds the message), or the
+    /// socket error.
+    fn from_recv(
+        id: RouterId,
+        result: Result<net::Datagram, net::RecvError>,
+        buf: &[u8],
+    ) -> Result<Received, net::RecvError> {
+        let (packet, kernel_time) = match result {
+            Ok(datagram) => (
+                Ok((
+                    buf.get(..datagram.len).unwrap_or_default().to_vec(),
+                    datagram.meta,
+                )),
+                datagram.kernel_time,
+            ),
+            Err(net::RecvError::Malformed { reason, .. }) => (Err(reason.name()), None),
+            Err(e) => return Err(e),
+        };
+        Ok(Received {
+            router: id,
+            packet,
+            kernel_time,
+        })
+    }
 }
 
 /// Per-router counters, part of the router's status.
@@ -339,6 +373,33 @@ impl RouterIo {
         self.installed = self.vips.clone();
     }
 
+    /// Take what is already queued on the socket, without waiting, into `out`: the
+    /// packets that arrived (by the kernel's clock) no later than `until`, and at most
+    /// [`DRAIN_LIMIT`]. The receive task reads the rest as usual.
+    pub fn drain_socket(&self, id: RouterId, until: SystemTime, out: &mut Vec<Received>) {
+        let mut buf = vec![0u8; net::RECV_BUFFER_LEN];
+        for _ in 0..DRAIN_LIMIT {
+            let result = match self.socket.try_recv(&mut buf) {
+                Ok(None) => return,
+                Ok(Some(datagram)) => Ok(datagram),
+                Err(e) => Err(e),
+            };
+            match Received::from_recv(id, result, &buf) {
+                Ok(received) => {
+                    let late = received.kernel_time.is_some_and(|t| t > until);
+                    out.push(received);
+                    if late {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    self.span.in_scope(|| debug!("receive error: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
     /// Decode and filter a received packet; `Some` when the state machine must see it.
     pub fn accept(&mut self, packet: &Received, now: Instant) -> Option<Event> {
         let (bytes, meta) = match &packet.packet {
@@ -477,16 +538,16 @@ impl RouterIo {
 async fn receive_loop(id: RouterId, socket: Arc<VrrpSocket>, packets: mpsc::Sender<Received>) {
     let mut buf = vec![0u8; net::RECV_BUFFER_LEN];
     loop {
-        let packet = match socket.recv(&mut buf).await {
-            Ok((len, meta)) => Ok((buf.get(..len).unwrap_or_default().to_vec(), meta)),
-            Err(net::RecvError::Malformed { reason, .. }) => Err(reason.name()),
+        let result = socket.recv_datagram(&mut buf).await;
+        let received = match Received::from_recv(id, result, &buf) {
+            Ok(received) => received,
             Err(e) => {
                 debug!("receive error: {e}");
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
-        if packets.send(Received { router: id, packet }).await.is_err() {
+        if packets.send(received).await.is_err() {
             return;
         }
     }

@@ -27,4 +27,6 @@ pub mod vrrp_socket;
 pub use announce::{Announcer, send_frames};
 pub use error::NetError;
 pub use netlink::{AddressEntry, LinkInfo, NetEvent, Netlink};
-pub use vrrp_socket::{Malformed, Mode, RECV_BUFFER_LEN, RecvError, VRRP_TOS, VrrpSocket};
+pub use vrrp_socket::{
+    Datagram, Malformed, Mode, RECV_BUFFER_LEN, RecvError, VRRP_TOS, VrrpSocket,
+};

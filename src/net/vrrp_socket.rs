@@ -45,11 +45,18 @@
 //! # Receive metadata
 //!
 //! IPv4 raw sockets deliver the IP header: source, destination and TTL are parsed from it
-//! (with every length checked) and the header is stripped. The interface index comes from
+//! by `proto::ipv4::parse_header` (pure, every length checked, fuzzed) and the header is
+//! stripped. The interface index comes from
 //! an `IP_PKTINFO` control message. IPv6 raw sockets deliver only the payload: the hop
 //! limit and the destination/interface come from `IPV6_HOPLIMIT` and `IPV6_PKTINFO`
 //! control messages, the source from the message name. Anything missing or inconsistent
 //! is a [`RecvError::Malformed`] with a reason the caller counts; nothing panics.
+//!
+//! Every packet also carries the time the kernel received it (`SO_TIMESTAMPNS`, wall
+//! clock), in [`Datagram::kernel_time`]: after a stall of the process (a VM pause, a slow
+//! step), packets that waited on the socket can be counted as received when they
+//! arrived, not when they were read. [`VrrpSocket::try_recv`] reads without waiting, so
+//! the daemon can take what is already queued before it acts on an expired timer.
 //!
 //! # Unicast mode
 //!
@@ -66,8 +73,9 @@
 //! counters as the decode rejects. `RecvMeta::src` is what to check.
 
 use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nix::sys::socket::{
     ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6, recvmsg, sendmsg,
@@ -79,6 +87,7 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 use super::error::NetError;
+use crate::proto::ipv4::{self, Ipv4Reject};
 use crate::proto::packet::{
     Family, IP_PROTO_VRRP, RecvMeta, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TTL,
 };
@@ -108,16 +117,9 @@ pub enum Mode {
 pub enum Malformed {
     #[error("datagram of {len} bytes is larger than the receive buffer of {buffer}")]
     Truncated { len: usize, buffer: usize },
-    #[error("IPv4 packet of {len} bytes is shorter than an IPv4 header")]
-    ShortIpHeader { len: usize },
-    #[error("IP version {version} on an IPv4 socket")]
-    NotIpv4 { version: u8 },
-    #[error("IPv4 header length {header_len} out of range for a {len}-byte packet")]
-    BadIpHeaderLength { header_len: usize, len: usize },
-    #[error("IPv4 total length {total_len} inconsistent with {len} bytes received")]
-    BadTotalLength { total_len: usize, len: usize },
-    #[error("IPv4 protocol {protocol}, expected 112")]
-    NotVrrp { protocol: u8 },
+    /// The IPv4 header in front of the message (see `proto::ipv4`).
+    #[error(transparent)]
+    Ipv4(#[from] Ipv4Reject),
     #[error("control messages truncated by the kernel")]
     ControlTruncated,
     #[error("no hop limit control message")]
@@ -135,11 +137,7 @@ impl Malformed {
     pub fn name(&self) -> &'static str {
         match self {
             Malformed::Truncated { .. } => "truncated",
-            Malformed::ShortIpHeader { .. } => "short_ip_header",
-            Malformed::NotIpv4 { .. } => "not_ipv4",
-            Malformed::BadIpHeaderLength { .. } => "bad_ip_header_length",
-            Malformed::BadTotalLength { .. } => "bad_ip_total_length",
-            Malformed::NotVrrp { .. } => "not_vrrp",
+            Malformed::Ipv4(reject) => reject.name(),
             Malformed::ControlTruncated => "control_truncated",
             Malformed::MissingHopLimit => "missing_hop_limit",
             Malformed::BadHopLimit { .. } => "bad_hop_limit",
@@ -157,6 +155,17 @@ pub enum RecvError {
     Io { iface: String, source: io::Error },
     #[error("malformed packet on {iface}: {reason}")]
     Malformed { iface: String, reason: Malformed },
+}
+
+/// One received packet: the VRRP message is the first `len` bytes of the buffer passed
+/// to the receive call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    pub len: usize,
+    pub meta: RecvMeta,
+    /// When the kernel received it (`SCM_TIMESTAMPNS`, `CLOCK_REALTIME`); `None` if the
+    /// kernel did not say (it always does once `SO_TIMESTAMPNS` is set).
+    pub kernel_time: Option<SystemTime>,
 }
 
 /// A raw protocol-112 socket on one interface for one address family.
@@ -270,6 +279,8 @@ impl VrrpSocket {
                 }
             }
         }
+        setsockopt(&socket, sockopt::ReceiveTimestampns, &true)
+            .map_err(|errno| fail("SO_TIMESTAMPNS")(io::Error::from(errno)))?;
         let fd = register(socket).map_err(fail("registering with the tokio reactor"))?;
         Ok(VrrpSocket {
             fd,
@@ -403,28 +414,65 @@ impl VrrpSocket {
     /// header too. A packet that cannot be understood is `RecvError::Malformed`: count it
     /// and call again.
     pub async fn recv(&self, buf: &mut [u8]) -> Result<(usize, RecvMeta), RecvError> {
-        let io_error = |source: io::Error| RecvError::Io {
-            iface: self.iface.clone(),
-            source,
-        };
+        self.recv_datagram(buf)
+            .await
+            .map(|datagram| (datagram.len, datagram.meta))
+    }
+
+    /// [`Self::recv`], with the time the kernel received the packet.
+    pub async fn recv_datagram(&self, buf: &mut [u8]) -> Result<Datagram, RecvError> {
         let received = loop {
-            let mut guard = self.fd.readable().await.map_err(io_error)?;
+            let mut guard = self.fd.readable().await.map_err(|e| self.io_error(e))?;
             match guard.try_io(|fd| self.recv_once(fd.get_ref(), buf)) {
-                Ok(Ok(Ok((_, meta)))) if self.mode == Mode::Unicast && meta.dst.is_multicast() => {
-                    // Not for a unicast socket (see the module docs); a multicast-mode
-                    // socket on the interface, if any, gets its own copy. Each wait for
-                    // readiness spends tokio's cooperative budget, so a flood of these
-                    // cannot monopolise the runtime.
+                Ok(Ok(Ok(datagram))) if self.not_for_us(&datagram) => {
+                    // Each wait for readiness spends tokio's cooperative budget, so a
+                    // flood of these cannot monopolise the runtime.
                     continue;
                 }
-                Ok(result) => break result.map_err(io_error)?,
+                Ok(result) => break result.map_err(|e| self.io_error(e))?,
                 Err(_would_block) => continue,
             }
         };
-        received.map_err(|reason| RecvError::Malformed {
+        received.map_err(|reason| self.malformed(reason))
+    }
+
+    /// Like [`Self::recv_datagram`], but without waiting: `Ok(None)` when nothing is
+    /// queued on the socket. For taking what has already arrived before acting on an
+    /// expired timer; the caller bounds how many it takes.
+    pub fn try_recv(&self, buf: &mut [u8]) -> Result<Option<Datagram>, RecvError> {
+        loop {
+            // The socket is non-blocking. Reading past tokio's readiness tracking is
+            // fine: readiness is edge-triggered and re-checked with a read before any
+            // wait, so a packet taken here is never waited for there.
+            match self.recv_once(self.fd.get_ref(), buf) {
+                Ok(Ok(datagram)) if self.not_for_us(&datagram) => continue,
+                Ok(Ok(datagram)) => return Ok(Some(datagram)),
+                Ok(Err(reason)) => return Err(self.malformed(reason)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.io_error(e)),
+            }
+        }
+    }
+
+    /// A multicast packet on a unicast-mode socket (see the module docs); a
+    /// multicast-mode socket on the interface, if any, gets its own copy.
+    fn not_for_us(&self, datagram: &Datagram) -> bool {
+        self.mode == Mode::Unicast && datagram.meta.dst.is_multicast()
+    }
+
+    fn io_error(&self, source: io::Error) -> RecvError {
+        RecvError::Io {
+            iface: self.iface.clone(),
+            source,
+        }
+    }
+
+    fn malformed(&self, reason: Malformed) -> RecvError {
+        RecvError::Malformed {
             iface: self.iface.clone(),
             reason,
-        })
+        }
     }
 
     /// One `recvmsg`. The outer error is the socket's (including `WouldBlock`, which
@@ -433,11 +481,11 @@ impl VrrpSocket {
         &self,
         socket: &Socket,
         buf: &mut [u8],
-    ) -> io::Result<Result<(usize, RecvMeta), Malformed>> {
+    ) -> io::Result<Result<Datagram, Malformed>> {
         let buffer = buf.len();
         let mut control = match self.family {
-            Family::V4 => nix::cmsg_space!(libc::in_pktinfo),
-            Family::V6 => nix::cmsg_space!(libc::in6_pktinfo, libc::c_int),
+            Family::V4 => nix::cmsg_space!(libc::in_pktinfo, libc::timespec),
+            Family::V6 => nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::timespec),
         };
         let mut iov = [IoSliceMut::new(buf)];
         let (len, flags, name_v6, cmsgs) = match self.family {
@@ -473,8 +521,9 @@ impl VrrpSocket {
         let Some(cmsgs) = cmsgs else {
             return Ok(Err(Malformed::ControlTruncated));
         };
+        let kernel_time = kernel_time(&cmsgs);
         let packet = buf.get(..len).unwrap_or_default();
-        Ok(match self.family {
+        let received = match self.family {
             Family::V4 => {
                 let ifindex = cmsgs
                     .iter()
@@ -486,7 +535,7 @@ impl VrrpSocket {
                     })
                     // Bound to the device, so the packet came in on it anyway.
                     .unwrap_or(self.ifindex);
-                match parse_ipv4_header(packet) {
+                match ipv4::parse_header(packet) {
                     Ok(header) => {
                         let payload = header.payload;
                         buf.copy_within(payload.clone(), 0);
@@ -500,12 +549,32 @@ impl VrrpSocket {
                             },
                         ))
                     }
-                    Err(reason) => Err(reason),
+                    Err(reason) => Err(Malformed::Ipv4(reason)),
                 }
             }
             Family::V6 => ipv6_meta(name_v6, &cmsgs).map(|meta| (len, meta)),
-        })
+        };
+        Ok(received.map(|(len, meta)| Datagram {
+            len,
+            meta,
+            kernel_time,
+        }))
     }
+}
+
+/// The kernel's receive time from an `SCM_TIMESTAMPNS` control message, if there is one
+/// and it is not before 1970.
+fn kernel_time(cmsgs: &[ControlMessageOwned]) -> Option<SystemTime> {
+    cmsgs.iter().find_map(|cmsg| match cmsg {
+        ControlMessageOwned::ScmTimestampns(stamp) => {
+            let secs = u64::try_from(stamp.tv_sec()).ok()?;
+            let nanos = u32::try_from(stamp.tv_nsec())
+                .ok()
+                .filter(|n| *n < 1_000_000_000)?;
+            UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+        }
+        _ => None,
+    })
 }
 
 /// The metadata of an IPv6 packet from its message name and control messages.
@@ -539,72 +608,6 @@ fn ipv6_meta(
         dst: IpAddr::V6(dst),
         ttl,
         ifindex,
-    })
-}
-
-/// What the socket edge needs from an IPv4 header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Ipv4Header {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
-    pub ttl: u8,
-    /// Where the VRRP message lies in the packet.
-    pub payload: std::ops::Range<usize>,
-}
-
-/// Parses the IPv4 header a raw socket delivers in front of the payload. Every length is
-/// checked before use: a hostile or truncated packet is an error, never a panic.
-pub(crate) fn parse_ipv4_header(packet: &[u8]) -> Result<Ipv4Header, Malformed> {
-    let len = packet.len();
-    let &[
-        version_ihl,
-        _tos,
-        total_high,
-        total_low,
-        _,
-        _,
-        _,
-        _,
-        ttl,
-        protocol,
-        _,
-        _,
-        s0,
-        s1,
-        s2,
-        s3,
-        d0,
-        d1,
-        d2,
-        d3,
-        ..,
-    ] = packet
-    else {
-        return Err(Malformed::ShortIpHeader { len });
-    };
-    let version = version_ihl >> 4;
-    if version != 4 {
-        return Err(Malformed::NotIpv4 { version });
-    }
-    let header_len = usize::from(version_ihl & 0x0f) * 4;
-    if header_len < 20 || header_len > len {
-        return Err(Malformed::BadIpHeaderLength { header_len, len });
-    }
-    if protocol != IP_PROTO_VRRP {
-        return Err(Malformed::NotVrrp { protocol });
-    }
-    // Linux delivers the header in network byte order with the total length matching the
-    // (reassembled) packet. Trailing bytes beyond the total length are not VRRP's;
-    // a total length beyond what arrived means a truncated packet.
-    let total_len = usize::from(u16::from_be_bytes([total_high, total_low]));
-    if total_len < header_len || total_len > len {
-        return Err(Malformed::BadTotalLength { total_len, len });
-    }
-    Ok(Ipv4Header {
-        src: Ipv4Addr::new(s0, s1, s2, s3),
-        dst: Ipv4Addr::new(d0, d1, d2, d3),
-        ttl,
-        payload: header_len..total_len,
     })
 }
 
@@ -673,113 +676,6 @@ fn set_multicast_if_v4_index(socket: &Socket, ifindex: u32) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    /// A 20-byte header 192.0.2.1 -> 224.0.0.18, TTL 255, protocol 112, TOS 0xc0, followed
-    /// by `payload_len` bytes.
-    fn packet(payload_len: usize) -> Vec<u8> {
-        let total = u16::try_from(20 + payload_len).expect("small");
-        let mut p = vec![
-            0x45, 0xc0, 0, 0, 0, 0, 0, 0, 255, 112, 0, 0, 192, 0, 2, 1, 224, 0, 0, 18,
-        ];
-        p[2..4].copy_from_slice(&total.to_be_bytes());
-        p.extend(std::iter::repeat_n(0xab, payload_len));
-        p
-    }
-
-    #[test]
-    fn parses_a_plain_header() {
-        let header = parse_ipv4_header(&packet(12)).expect("valid");
-        assert_eq!(header.src, Ipv4Addr::new(192, 0, 2, 1));
-        assert_eq!(header.dst, Ipv4Addr::new(224, 0, 0, 18));
-        assert_eq!(header.ttl, 255);
-        assert_eq!(header.payload, 20..32);
-    }
-
-    #[test]
-    fn honours_options_in_the_header_length() {
-        let mut p = packet(12);
-        p[0] = 0x46; // IHL 6: one 4-byte option word
-        p.splice(20..20, [1, 1, 1, 0]); // NOPs and end-of-options
-        p[2..4].copy_from_slice(&36u16.to_be_bytes());
-        assert_eq!(parse_ipv4_header(&p).expect("valid").payload, 24..36);
-    }
-
-    #[test]
-    fn trailing_bytes_beyond_total_length_are_not_payload() {
-        let mut p = packet(12);
-        p.extend([0, 0, 0, 0]);
-        assert_eq!(parse_ipv4_header(&p).expect("valid").payload, 20..32);
-    }
-
-    #[test]
-    fn rejects_every_inconsistent_length_without_panicking() {
-        assert_eq!(
-            parse_ipv4_header(&packet(12)[..19]),
-            Err(Malformed::ShortIpHeader { len: 19 })
-        );
-        assert_eq!(
-            parse_ipv4_header(&[]),
-            Err(Malformed::ShortIpHeader { len: 0 })
-        );
-        let mut p = packet(12);
-        p[0] = 0x44;
-        assert_eq!(
-            parse_ipv4_header(&p),
-            Err(Malformed::BadIpHeaderLength {
-                header_len: 16,
-                len: 32
-            })
-        );
-        let mut p = packet(0);
-        p[0] = 0x4f; // 60-byte header in a 20-byte packet
-        assert_eq!(
-            parse_ipv4_header(&p),
-            Err(Malformed::BadIpHeaderLength {
-                header_len: 60,
-                len: 20
-            })
-        );
-        let mut p = packet(12);
-        p[2..4].copy_from_slice(&40u16.to_be_bytes());
-        assert_eq!(
-            parse_ipv4_header(&p),
-            Err(Malformed::BadTotalLength {
-                total_len: 40,
-                len: 32
-            })
-        );
-        let mut p = packet(12);
-        p[2..4].copy_from_slice(&10u16.to_be_bytes());
-        assert!(matches!(
-            parse_ipv4_header(&p),
-            Err(Malformed::BadTotalLength { .. })
-        ));
-        let mut p = packet(12);
-        p[0] = 0x65;
-        assert_eq!(
-            parse_ipv4_header(&p),
-            Err(Malformed::NotIpv4 { version: 6 })
-        );
-        let mut p = packet(12);
-        p[9] = 17;
-        assert_eq!(
-            parse_ipv4_header(&p),
-            Err(Malformed::NotVrrp { protocol: 17 })
-        );
-    }
-
-    #[test]
-    fn no_prefix_of_any_header_panics() {
-        let p = packet(40);
-        for end in 0..=p.len() {
-            let _ = parse_ipv4_header(&p[..end]);
-        }
-        for first in 0..=255u8 {
-            let mut q = p.clone();
-            q[0] = first;
-            let _ = parse_ipv4_header(&q);
-        }
-    }
-
     #[test]
     fn ipv6_meta_needs_every_piece() {
         let src = SockaddrIn6::from(SocketAddrV6::new(
@@ -821,5 +717,21 @@ mod tests {
             ),
             Err(Malformed::BadHopLimit { value: 300 })
         );
+    }
+
+    #[test]
+    fn kernel_time_comes_from_the_timestamp_message() {
+        use nix::sys::time::TimeSpec;
+        let stamp = |secs, nanos| ControlMessageOwned::ScmTimestampns(TimeSpec::new(secs, nanos));
+        assert_eq!(
+            kernel_time(&[
+                ControlMessageOwned::Ipv6HopLimit(255),
+                stamp(1_700_000_000, 250_000_000)
+            ]),
+            Some(UNIX_EPOCH + Duration::new(1_700_000_000, 250_000_000))
+        );
+        assert_eq!(kernel_time(&[ControlMessageOwned::Ipv6HopLimit(255)]), None);
+        // Before 1970: nothing sensible to convert.
+        assert_eq!(kernel_time(&[stamp(-1, 0)]), None);
     }
 }

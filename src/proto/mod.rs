@@ -8,6 +8,7 @@
 pub mod arp;
 pub mod fsm;
 pub mod group;
+pub mod ipv4;
 pub mod ndisc;
 pub mod packet;
 pub mod timers;

@@ -33,11 +33,13 @@
 //!
 //! Tools used (Debian packages): iproute2 (`ip`) and nftables (`nft`); the interop
 //! scenarios also keepalived and tcpdump ([`keepalived`], [`capture`]).
-//! Pings, sysctls and forged advertisements are done in Rust, from a thread that has
-//! entered the namespace (see [`in_netns`]), so no ping/fping/procps is needed.
+//! Pings, sysctls, forged advertisements and gratuitous-ARP capture ([`arp`]) are done
+//! in Rust, from a thread that has entered the namespace (see [`in_netns`]), so no
+//! ping/fping/procps/tcpdump is needed for them.
 
 #![allow(dead_code)]
 
+mod arp;
 pub mod capture;
 mod config;
 mod daemon;
@@ -49,6 +51,8 @@ pub mod keepalived;
 mod oneshot;
 mod vrrp;
 
+#[allow(unused_imports)]
+pub use arp::{Announcement, ArpListener};
 #[allow(unused_imports)]
 pub use config::{Config, Router, Unicast, master_down};
 #[allow(unused_imports)]
@@ -883,6 +887,12 @@ impl Node {
         let mut c = self.shared.daemon_counter.borrow_mut();
         *c += 1;
         format!("{}-{}", self.role, *c)
+    }
+
+    /// Starts recording the gratuitous ARP arriving on any interface of this node (use
+    /// a node with one LAN, such as a client).
+    pub fn listen_arp(&self) -> ArpListener {
+        ArpListener::start(&self.ns)
     }
 
     /// Starts recording the VRRP advertisements arriving on eth`lan` (it joins the
