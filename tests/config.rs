@@ -676,6 +676,77 @@ fn unicast_rules() {
 }
 
 #[test]
+fn unicast_max_hops_range_default_and_off_link_warning() {
+    // Default 0: the RFC's same-link rule.
+    let same_link = ok(&router_with(&["    unicast: {peers: [192.0.2.11]}"]));
+    let unicast = same_link.routers[0].unicast.as_ref().unwrap();
+    assert_eq!(unicast.max_hops, 0);
+    assert_eq!(unicast.min_ttl(), 255);
+    assert!(same_link.warnings.is_empty(), "{:#?}", same_link.warnings);
+
+    let routed = ok(&router_with(&[
+        "    unicast:",
+        "      peers: [198.51.100.12]",
+        "      max_hops: 1",
+    ]));
+    let unicast = routed.routers[0].unicast.as_ref().unwrap();
+    assert_eq!((unicast.max_hops, unicast.min_ttl()), (1, 254));
+    assert!(routed.warnings.is_empty(), "{:#?}", routed.warnings);
+
+    let too_far = router_with(&[
+        "    unicast:",
+        "      peers: [198.51.100.12]",
+        "      max_hops: 255",
+    ]);
+    let d = one_error(&too_far);
+    assert_diag(
+        &d,
+        8,
+        17,
+        "routers[0].unicast.max_hops",
+        "max_hops 255 is out of range 0..=254",
+    );
+    assert_help(&d, "up to N routers");
+    assert_diag(
+        &one_error(&router_with(&[
+            "    unicast: {peers: [198.51.100.12], max_hops: -1}",
+        ])),
+        6,
+        49,
+        "routers[0].unicast.max_hops",
+        "out of range",
+    );
+
+    // A peer outside the subnet of the router's addresses while max_hops is 0: a
+    // warning at the peer, with the fix; a peer on it (or a routed setup) is fine.
+    let off_link = ok(&router_with(&[
+        "    unicast:",
+        "      source: 192.0.2.10",
+        "      peers: [192.0.2.11, 198.51.100.12]",
+    ]));
+    assert_eq!(off_link.warnings.len(), 1, "{:#?}", off_link.warnings);
+    let w = &off_link.warnings[0];
+    assert_diag(
+        w,
+        8,
+        27,
+        "routers[0].unicast.peers[1]",
+        "peer 198.51.100.12 is not on this router's subnet (192.0.2.0/24)",
+    );
+    assert_help(w, "set `routers[0].unicast.max_hops`");
+    // Host-length addresses say nothing about the subnet: no guess, the daemon checks.
+    let unknown = ok(&yaml(&[
+        "routers:",
+        "  - name: web",
+        "    interface: eth0",
+        "    vrid: 51",
+        "    addresses: [203.0.113.100/32]",
+        "    unicast: {peers: [198.51.100.12]}",
+    ]));
+    assert!(unknown.warnings.is_empty(), "{:#?}", unknown.warnings);
+}
+
+#[test]
 fn checksum_only_for_v3_ipv4() {
     let v2 = router_with(&["    version: 2", "    checksum: with-pseudo-header"]);
     let d = one_error(&v2);
@@ -1154,6 +1225,7 @@ fn commented_out_variants_in_the_example_are_valid() {
     let unicast = web.unicast.as_ref().unwrap();
     assert_eq!(unicast.source, Some(ip("192.0.2.10")));
     assert_eq!(unicast.peers, [ip("192.0.2.11")]);
+    assert_eq!(unicast.max_hops, 0);
 }
 
 #[test]

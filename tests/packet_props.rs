@@ -158,7 +158,10 @@ proptest! {
     #[test]
     fn encode_then_decode_round_trips(case in any_case()) {
         let bytes = encode(&case.advert, &case.ctx).expect("valid advert encodes");
-        let opts = DecodeOptions { auth: case.advert.auth };
+        let opts = DecodeOptions {
+            auth: case.advert.auth,
+            ..DecodeOptions::default()
+        };
         let decoded = decode(&bytes, &meta_for(&case.ctx), &opts);
         prop_assert_eq!(
             decoded,
@@ -210,7 +213,10 @@ proptest! {
                 bytes[6..8].copy_from_slice(&sum.to_be_bytes());
             }
         }
-        let opts = DecodeOptions { auth: case.advert.auth };
+        let opts = DecodeOptions {
+            auth: case.advert.auth,
+            ..DecodeOptions::default()
+        };
         assert_reencodes(&bytes, &meta_for(&case.ctx), &opts);
     }
 }
@@ -228,7 +234,10 @@ proptest! {
         auth in auth(),
     ) {
         let meta = RecvMeta { src, dst, ttl, ifindex };
-        let opts = DecodeOptions { auth };
+        let opts = DecodeOptions {
+            auth,
+            ..DecodeOptions::default()
+        };
         assert_reencodes(&bytes, &meta, &opts);
     }
 
@@ -248,6 +257,9 @@ proptest! {
         bytes.extend_from_slice(&header);
         bytes.extend_from_slice(&body);
         let meta = RecvMeta { src, dst, ttl: VRRP_TTL, ifindex: 1 };
-        assert_reencodes(&bytes, &meta, &DecodeOptions { auth });
+        assert_reencodes(&bytes, &meta, &DecodeOptions {
+            auth,
+            ..DecodeOptions::default()
+        });
     }
 }

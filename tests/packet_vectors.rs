@@ -72,7 +72,10 @@ impl Vector {
     }
 
     fn options(&self) -> DecodeOptions {
-        DecodeOptions { auth: self.auth() }
+        DecodeOptions {
+            auth: self.auth(),
+            ..DecodeOptions::default()
+        }
     }
 
     fn checksum_form(&self) -> ChecksumForm {
@@ -517,7 +520,14 @@ fn reject_auth_mismatch() {
         Auth::password("s3cret1").unwrap(),
     ] {
         assert_eq!(
-            decode(&bytes, &v.meta(), &DecodeOptions { auth: wrong }),
+            decode(
+                &bytes,
+                &v.meta(),
+                &DecodeOptions {
+                    auth: wrong,
+                    ..DecodeOptions::default()
+                }
+            ),
             Err(Reject::AuthMismatch),
             "{wrong:?}"
         );
@@ -526,6 +536,7 @@ fn reject_auth_mismatch() {
     let v = vector("v2-noauth");
     let opts = DecodeOptions {
         auth: Auth::password("s3cret").unwrap(),
+        ..DecodeOptions::default()
     };
     assert_eq!(
         decode(&v.vrrp(), &v.meta(), &opts),

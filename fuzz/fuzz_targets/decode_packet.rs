@@ -51,7 +51,11 @@ fn split_input(data: &[u8]) -> Option<(RecvMeta, DecodeOptions, &[u8])> {
         ttl,
         ifindex: 1,
     };
-    Some((meta, DecodeOptions { auth }, rest))
+    let opts = DecodeOptions {
+        auth,
+        ..DecodeOptions::default()
+    };
+    Some((meta, opts, rest))
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -52,6 +52,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = decode(
         &data[payload],
         &meta,
-        &DecodeOptions { auth: Auth::None },
+        &DecodeOptions {
+            auth: Auth::None,
+            ..DecodeOptions::default()
+        },
     );
 });

@@ -223,6 +223,68 @@ pub struct Unicast {
     pub source: Option<IpAddr>,
     /// At least one, of the router's family, not including `source`.
     pub peers: Vec<IpAddr>,
+    /// How many routers may sit between us and a peer (0..=254; 0, the default, is the
+    /// RFC's same-link rule). Peers' advertisements are accepted with a TTL / hop limit
+    /// of at least `255 - max_hops`; ours are still sent with 255.
+    pub max_hops: u8,
+}
+
+impl Unicast {
+    /// The lowest TTL / hop limit accepted from a peer.
+    pub fn min_ttl(&self) -> u8 {
+        crate::proto::packet::min_ttl(self.max_hops)
+    }
+
+    /// The `max_hops` that would have accepted an advertisement from `src` that was
+    /// dropped for arriving with `ttl`: `Some` only for a listed peer further away than
+    /// `max_hops` allows (the hint to log), `None` for anyone else.
+    pub fn hops_needed(&self, src: IpAddr, ttl: u8) -> Option<u8> {
+        let hops = crate::proto::packet::hops_travelled(ttl);
+        (self.peers.contains(&src) && hops > self.max_hops).then_some(hops)
+    }
+
+    /// The peers that are on none of `connected` (address, prefix length) subnets while
+    /// `max_hops` is 0: their advertisements cross a router and would all be dropped.
+    /// IPv6 link-local peers are on the link by definition.
+    pub fn off_link_peers(&self, connected: &[(IpAddr, u8)]) -> Vec<IpAddr> {
+        if self.max_hops > 0 {
+            return Vec::new();
+        }
+        self.peers
+            .iter()
+            .copied()
+            .filter(|peer| !matches!(peer, IpAddr::V6(v6) if v6.is_unicast_link_local()))
+            .filter(|peer| {
+                !connected
+                    .iter()
+                    .any(|&(net, len)| in_prefix(*peer, net, len))
+            })
+            .collect()
+    }
+}
+
+/// `net`/`len` with the host bits cleared (`len` beyond the family's length counts as
+/// the full length).
+pub fn network(net: IpAddr, len: u8) -> IpAddr {
+    match net {
+        IpAddr::V4(v4) => {
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(len.min(32)))
+                .unwrap_or(0);
+            IpAddr::V4((u32::from(v4) & mask).into())
+        }
+        IpAddr::V6(v6) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(len.min(128)))
+                .unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & mask).into())
+        }
+    }
+}
+
+/// Whether `address` is in `net`/`len` (false across families).
+pub fn in_prefix(address: IpAddr, net: IpAddr, len: u8) -> bool {
+    address.is_ipv4() == net.is_ipv4() && network(address, len) == network(net, len)
 }
 
 /// The configured checksum form of VRRPv3 over IPv4.
@@ -478,4 +540,49 @@ pub fn check(path: &Path) -> Result<String, ConfigError> {
     let mut out: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
     out.push(config.summary());
     Ok(out.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    fn unicast(max_hops: u8) -> Unicast {
+        Unicast {
+            source: None,
+            peers: vec![ip("198.51.100.12"), ip("192.0.2.11"), ip("fe80::2")],
+            max_hops,
+        }
+    }
+
+    #[test]
+    fn prefixes() {
+        assert!(in_prefix(ip("192.0.2.200"), ip("192.0.2.1"), 24));
+        assert!(!in_prefix(ip("192.0.2.200"), ip("192.0.2.1"), 25));
+        assert!(in_prefix(ip("198.51.100.1"), ip("192.0.2.1"), 0));
+        assert!(!in_prefix(ip("2001:db8::1"), ip("192.0.2.1"), 0));
+        assert!(in_prefix(ip("2001:db8::1"), ip("2001:db8::ff"), 64));
+        assert_eq!(network(ip("192.0.2.200"), 25), ip("192.0.2.128"));
+        assert_eq!(network(ip("192.0.2.200"), 32), ip("192.0.2.200"));
+    }
+
+    #[test]
+    fn off_link_peers_only_while_max_hops_is_zero() {
+        let connected = [(ip("192.0.2.10"), 24), (ip("203.0.113.100"), 32)];
+        // fe80:: is on the link by definition; 192.0.2.11 is on the /24.
+        assert_eq!(unicast(0).off_link_peers(&connected), [ip("198.51.100.12")]);
+        assert!(unicast(1).off_link_peers(&connected).is_empty());
+    }
+
+    #[test]
+    fn the_hint_is_for_listed_peers_further_than_allowed() {
+        assert_eq!(unicast(0).hops_needed(ip("198.51.100.12"), 254), Some(1));
+        assert_eq!(unicast(1).hops_needed(ip("198.51.100.12"), 253), Some(2));
+        assert_eq!(unicast(1).hops_needed(ip("198.51.100.12"), 254), None);
+        // Not a peer: no hint (a stranger's drop must not suggest opening up).
+        assert_eq!(unicast(0).hops_needed(ip("198.51.100.13"), 254), None);
+    }
 }

@@ -289,6 +289,8 @@ pub(crate) struct RawUnicast {
     #[serde(default)]
     pub source: Option<S<String>>,
     pub peers: S<Vec<S<String>>>,
+    #[serde(default)]
+    pub max_hops: Option<S<i64>>,
 }
 
 /// What the checksum of a VRRPv3-over-IPv4 advertisement covers.

@@ -7,6 +7,7 @@
 //! others. Must not step routers: the daemon asks `health(tracked)` and does that.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -15,6 +16,11 @@ use tracing::{info, warn};
 use crate::config::{CheckKind, CheckSpec};
 use crate::track::policy::{Change, Health, Policy, Rule, Saved};
 use crate::track::{CheckIndex, Observation, Report, RunAs, file, probe, process, script};
+
+/// The shortest wait at start for the first results of the checks.
+const FIRST_RESULT_FLOOR: Duration = Duration::from_millis(500);
+/// The longest wait at start for the first results of the checks.
+const FIRST_RESULT_CAP: Duration = Duration::from_secs(2);
 
 /// One configured check and its checker.
 struct Running {
@@ -125,6 +131,40 @@ impl Checks {
 
     pub fn health(&self, tracked: &[CheckIndex]) -> Health {
         self.policy.health(tracked)
+    }
+
+    /// Whether every check of `tracked` has given its first result.
+    pub fn have_results(&self, tracked: &[CheckIndex]) -> bool {
+        tracked.iter().all(|&i| self.policy.has_result(i))
+    }
+
+    /// The checks of `tracked` without a first result yet, by name.
+    pub fn without_results(&self, tracked: &[CheckIndex]) -> Vec<&str> {
+        tracked
+            .iter()
+            .filter(|&&i| !self.policy.has_result(i))
+            .map(|&i| self.name(i))
+            .collect()
+    }
+
+    /// How long a start waits at most for the first results of `tracked`: the longest
+    /// timeout among them (a script, tcp or http check runs at once and has its result
+    /// by then), at least `FIRST_RESULT_FLOOR` (process and file checks report on
+    /// their first look, interface checks at once), and never more than
+    /// `FIRST_RESULT_CAP`: a hung check must not keep a router out of service.
+    pub fn first_result_bound(&self, tracked: &[CheckIndex]) -> Duration {
+        let longest = tracked
+            .iter()
+            .filter_map(|&i| self.running.get(i))
+            .map(|r| match &r.spec.kind {
+                CheckKind::Script { timeout, .. }
+                | CheckKind::Tcp { timeout, .. }
+                | CheckKind::Http { timeout, .. } => *timeout,
+                _ => Duration::ZERO,
+            })
+            .max()
+            .unwrap_or_default();
+        longest.clamp(FIRST_RESULT_FLOOR, FIRST_RESULT_CAP)
     }
 
     /// The interface checks, by index and interface name.

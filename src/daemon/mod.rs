@@ -75,6 +75,12 @@ impl DaemonError {
     }
 }
 
+/// How long a graceful stop waits at most for the successors of our masters
+/// (`master_down` when shorter). Then the addresses go anyway: the packaged unit's
+/// `TimeoutStopSec=30s` must cover this, the STOP hooks (`executor::HOOKS_AT_EXIT`,
+/// 10 s) and cleanup, so that systemd never has to SIGKILL us with addresses held.
+const STOP_HANDOVER_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Run the daemon until SIGTERM/SIGINT, on a single-threaded runtime (the work is tiny
 /// and one thread keeps the ordering of actions trivial to reason about).
 pub fn run(config_path: &Path) -> Result<(), DaemonError> {
@@ -96,6 +102,10 @@ struct Unit {
     ids: Vec<RouterId>,
     /// The sync group's name (`None` for a lone router).
     name: Option<String>,
+    /// Started, but waiting in Initialize for the first results of its checks until
+    /// this time at the latest: a start must not pass through Fault because a check
+    /// has not run yet (`try_start`).
+    start_by: Option<Instant>,
 }
 
 impl Unit {
@@ -234,6 +244,7 @@ impl Daemon {
                 group: SyncGroup::new(members),
                 ids: member_ids,
                 name: Some(group.name.clone()),
+                start_by: None,
             });
         }
         for spec in &config.routers {
@@ -247,6 +258,7 @@ impl Daemon {
                     group: SyncGroup::new(vec![take(id, io)]),
                     ids: vec![id],
                     name: None,
+                    start_by: None,
                 });
             }
         }
@@ -269,8 +281,48 @@ impl Daemon {
             }
             self.apply_health(unit, member, now).await;
         }
+        let tracked = self.unit_tracked(unit);
+        let wait = self.checks.first_result_bound(&tracked);
+        self.units[unit].start_by = Some(now + wait);
+        if !self.checks.have_results(&tracked) {
+            let waiting = self.checks.without_results(&tracked).join(", ");
+            info!("waiting up to {wait:?} for the first result of {waiting} before starting");
+        }
+        self.try_start(unit, now).await;
+    }
+
+    /// Start a waiting unit (Initialize -> Backup, Master or Fault) once its checks have
+    /// their first results, or when its wait is over.
+    async fn try_start(&mut self, unit: usize, now: Instant) {
+        let Some(start_by) = self.units.get(unit).and_then(|u| u.start_by) else {
+            return;
+        };
+        let tracked = self.unit_tracked(unit);
+        if !self.checks.have_results(&tracked) {
+            if now < start_by {
+                return;
+            }
+            let waiting = self.checks.without_results(&tracked).join(", ");
+            warn!("no first result of {waiting} in time: starting with their initial state");
+        }
+        self.units[unit].start_by = None;
         let actions = self.units[unit].group.step_all(&Event::Startup, now);
         self.execute(unit, actions).await;
+    }
+
+    /// `try_start` every waiting unit.
+    async fn try_start_all(&mut self, now: Instant) {
+        for unit in 0..self.units.len() {
+            self.try_start(unit, now).await;
+        }
+    }
+
+    /// The checks the members of a unit track.
+    fn unit_tracked(&self, unit: usize) -> Vec<CheckIndex> {
+        let Some(unit) = self.units.get(unit) else {
+            return Vec::new();
+        };
+        unit.ids.iter().flat_map(|&id| self.tracked(id)).collect()
     }
 
     async fn run(&mut self) -> Result<(), DaemonError> {
@@ -283,6 +335,9 @@ impl Daemon {
         let mut watchdog = systemd::Watchdog::from_env();
         // Protocol deadlines to the microsecond, not tokio's millisecond ticks.
         let mut timer = timer::Timer::new();
+        // Set by the first stop signal: the handover of masters ends by then whatever
+        // their intervals.
+        let mut stop_by: Option<tokio::time::Instant> = None;
         loop {
             if self.shutting_down && self.units.iter().all(Unit::all_stopped) {
                 break;
@@ -290,9 +345,16 @@ impl Daemon {
             let deadline = self
                 .units
                 .iter()
-                .filter_map(|u| u.group.next_deadline())
+                .flat_map(|u| [u.group.next_deadline(), u.start_by])
+                .flatten()
                 .min()
                 .map(|d| self.clock.runtime_instant(d));
+            let stop_limit = async {
+                match stop_by {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             let sleep = async {
                 match deadline {
                     Some(at) => timer.sleep_until(at).await,
@@ -304,12 +366,25 @@ impl Daemon {
             // so one that arrived before a deadline still counts before it.)
             tokio::select! {
                 biased;
-                _ = sigterm.recv() => if self.on_stop_signal("SIGTERM").await { break },
-                _ = sigint.recv() => if self.on_stop_signal("SIGINT").await { break },
+                _ = sigterm.recv() => if self.on_stop_signal("SIGTERM", &mut stop_by).await { break },
+                _ = sigint.recv() => if self.on_stop_signal("SIGINT", &mut stop_by).await { break },
+                _ = stop_limit => {
+                    warn!(
+                        "no successor heard within {STOP_HANDOVER_LIMIT:?} of the stop request: \
+                         stopping now, releasing addresses"
+                    );
+                    break;
+                }
                 _ = sighup.recv() => {
-                    systemd::notify(systemd::RELOADING);
-                    self.reload().await;
-                    systemd::notify(systemd::READY);
+                    if self.shutting_down {
+                        // A reload would start the routers it adds or replaces, and the
+                        // stop would never end.
+                        warn!("SIGHUP while stopping: reload ignored");
+                    } else {
+                        systemd::notify(systemd::RELOADING);
+                        self.reload().await;
+                        systemd::notify(systemd::READY);
+                    }
                 }
                 // Pinged only while the loop turns: a stuck loop is restarted.
                 _ = watchdog.tick() => systemd::notify(systemd::WATCHDOG),
@@ -356,6 +431,7 @@ impl Daemon {
                 "packets already received were handed on before the timers"
             );
         }
+        self.try_start_all(now).await;
         for unit in 0..self.units.len() {
             if self.units[unit]
                 .group
@@ -409,7 +485,11 @@ impl Daemon {
 
     /// Start a graceful stop; returns true on a second signal, to stop at once (the
     /// loop's cleanup then releases every address).
-    async fn on_stop_signal(&mut self, signal: &str) -> bool {
+    async fn on_stop_signal(
+        &mut self,
+        signal: &str,
+        stop_by: &mut Option<tokio::time::Instant>,
+    ) -> bool {
         let now = self.clock.now();
         if self.shutting_down {
             warn!("{signal} again: stopping at once, releasing addresses");
@@ -418,7 +498,10 @@ impl Daemon {
         info!("{signal}: stopping (a master hands over before releasing its addresses)");
         systemd::notify(systemd::STOPPING);
         self.shutting_down = true;
+        *stop_by = Some(tokio::time::Instant::now() + STOP_HANDOVER_LIMIT);
         for unit in 0..self.units.len() {
+            // A unit still waiting for its checks stops from Initialize.
+            self.units[unit].start_by = None;
             let actions = self.units[unit].group.step_all(&Event::Shutdown, now);
             self.execute(unit, actions).await;
         }
@@ -515,8 +598,33 @@ impl Daemon {
             return;
         };
         self.handed.insert(packet.router, at);
-        let Some(event) = io.accept(&packet, at) else {
-            return;
+        let event = match io.accept(&packet, at) {
+            router::Accepted::Ours(event) => event,
+            router::Accepted::OtherVrid { vrid, src } => {
+                let spec = io.spec();
+                let (interface, family, reporter) =
+                    (spec.interface.clone(), spec.family(), spec.vrid);
+                // The socket of each of our routers on the link hears it: only a VRID we
+                // do not run there ourselves is news, and only the router with the
+                // lowest VRID there tells it.
+                let mut ours: Vec<u8> = self
+                    .routers
+                    .values()
+                    .map(RouterIo::spec)
+                    .filter(|s| s.interface == interface && s.family() == family)
+                    .map(|s| s.vrid)
+                    .collect();
+                ours.sort_unstable();
+                ours.dedup();
+                if !ours.contains(&vrid)
+                    && ours.first() == Some(&reporter)
+                    && let Some(io) = self.routers.get_mut(&packet.router)
+                {
+                    io.note_other_vrid(vrid, src, &ours, at);
+                }
+                return;
+            }
+            router::Accepted::Dropped => return,
         };
         let src = match &event {
             Event::Advert { src, .. } => Some(*src),
@@ -600,6 +708,8 @@ impl Daemon {
         if let Some((index, change)) = self.checks.on_report(report) {
             self.check_changed(index, &change).await;
         }
+        // A first result that changed nothing (a file reading 0) is a result too.
+        self.try_start_all(self.clock.now()).await;
     }
 
     async fn check_changed(&mut self, index: CheckIndex, change: &Change) {
@@ -803,6 +913,7 @@ impl Daemon {
                 group: SyncGroup::new(vec![router]),
                 ids: vec![id],
                 name: None,
+                start_by: None,
             });
         }
         self.units = self.build_units(&config, ids, running);
@@ -823,7 +934,14 @@ impl Daemon {
         self.sync_hooks(&config, user_changed);
         self.refresh_interface_checks(None).await;
         for unit in 0..self.units.len() {
-            if self.units[unit].ids.iter().any(|id| new_ids.contains(id)) {
+            // New routers start; so do routers still waiting for their first check
+            // results (a rebuilt unit waits afresh).
+            let waiting = self.units[unit]
+                .group
+                .members()
+                .iter()
+                .any(|r| r.state() == State::Initialize);
+            if waiting || self.units[unit].ids.iter().any(|id| new_ids.contains(id)) {
                 self.start_unit(unit, now).await;
             } else {
                 for member in 0..self.units[unit].ids.len() {

@@ -369,6 +369,13 @@ fn spec_changes(old: &RouterSpec, new: &RouterSpec) -> (Vec<&'static str>, Vec<S
             ),
         );
     }
+    let hops = |spec: &RouterSpec| spec.unicast.as_ref().map_or(0, |u| u.max_hops);
+    if hops(old) != hops(new) {
+        change(
+            "unicast.max_hops",
+            format!("unicast max_hops {} -> {}", hops(old), hops(new)),
+        );
+    }
     if old.checksum != new.checksum {
         change(
             "checksum",
@@ -678,11 +685,13 @@ mod tests {
         old.routers[0].unicast = Some(Unicast {
             source: Some(ip("192.0.2.1")),
             peers: vec![ip("192.0.2.2")],
+            max_hops: 0,
         });
         let mut new = old.clone();
         new.routers[0].unicast = Some(Unicast {
             source: Some(ip("192.0.2.1")),
             peers: vec![ip("192.0.2.2"), ip("192.0.2.3")],
+            max_hops: 0,
         });
         let plan = plan(&running(&old), &new);
         let web = only_web(&plan);
@@ -746,6 +755,27 @@ mod tests {
     }
 
     #[test]
+    fn another_unicast_max_hops_is_changed_in_place() {
+        let mut old = base();
+        old.routers[0].unicast = Some(Unicast {
+            source: Some(ip("192.0.2.1")),
+            peers: vec![ip("198.51.100.2")],
+            max_hops: 0,
+        });
+        let mut new = old.clone();
+        if let Some(u) = new.routers[0].unicast.as_mut() {
+            u.max_hops = 1;
+        }
+        let plan = plan(&running(&old), &new);
+        let web = only_web(&plan);
+        assert!(
+            matches!(&web.step, Step::Changed { fields, .. } if fields == &["unicast.max_hops"]),
+            "{web:?}"
+        );
+        assert_eq!(web.reason, "unicast max_hops 0 -> 1");
+    }
+
+    #[test]
     fn another_unicast_source_or_mode_is_a_replacement() {
         let multicast = base();
         let unicast = |source: Option<&str>| {
@@ -753,6 +783,7 @@ mod tests {
             config.routers[0].unicast = Some(Unicast {
                 source: source.map(ip),
                 peers: vec![ip("192.0.2.9")],
+                max_hops: 0,
             });
             config
         };

@@ -22,7 +22,7 @@ use super::ratelimit::RateLimit;
 use crate::config::RouterSpec;
 use crate::net::{self, Announcer, NetError, Netlink, VrrpSocket};
 use crate::proto::fsm::{Event, RouterConfig};
-use crate::proto::packet::{self, DecodeOptions, Family, RecvMeta};
+use crate::proto::packet::{self, DecodeOptions, Family, RecvMeta, Reject};
 use crate::proto::timers::Instant;
 use crate::proto::{arp, ndisc};
 
@@ -73,6 +73,20 @@ impl Received {
     }
 }
 
+/// What a received packet is to the router whose socket received it.
+#[derive(Debug)]
+pub enum Accepted {
+    /// One of our advertisements, for the state machine.
+    Ours(Event),
+    /// A valid advertisement of another virtual router (VRID) on the link: a group of
+    /// someone else's, or a peer configured with the wrong VRID. The daemon knows which
+    /// VRIDs it runs itself on the link and decides whether to report it
+    /// (`note_other_vrid`).
+    OtherVrid { vrid: u8, src: IpAddr },
+    /// Dropped here (counted and logged).
+    Dropped,
+}
+
 /// Per-router counters, part of the router's status.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Counters {
@@ -99,13 +113,14 @@ struct Vip {
 pub struct RouterIo {
     spec: RouterSpec,
     ifindex: u32,
-    mac: [u8; 6],
     primary: IpAddr,
     vips: Vec<Vip>,
     socket: Arc<VrrpSocket>,
     /// One AF_PACKET socket per interface that carries a VIP, opened once: the first
-    /// announcement must leave without the cost of opening a socket.
-    announcers: HashMap<u32, Arc<Announcer>>,
+    /// announcement must leave without the cost of opening a socket. With it, that
+    /// interface's MAC: an announcement names the MAC of the device the address lives on
+    /// (a VIP on the public NIC, adverts on a heartbeat NIC), not the VRRP interface's.
+    announcers: HashMap<u32, (Arc<Announcer>, [u8; 6])>,
     rx_task: JoinHandle<()>,
     link_up: bool,
     retired: bool,
@@ -114,6 +129,10 @@ pub struct RouterIo {
     installed: Vec<Vip>,
     pub counters: Counters,
     pub limit: RateLimit,
+    /// Whether the "set unicast.max_hops" hint was logged (once per router).
+    ttl_hint_given: bool,
+    /// Reports of other VRIDs heard, by sender and VRID.
+    heard: RateLimit<(IpAddr, u8)>,
     pub span: Span,
 }
 
@@ -145,7 +164,6 @@ impl RouterIo {
             source: e,
         };
         let ifindex = netlink.link_index(&spec.interface).await.map_err(context)?;
-        let mac = netlink.link_mac(ifindex).await.map_err(context)?;
         let primary = match spec.unicast.as_ref().and_then(|u| u.source) {
             Some(source) => source,
             None => netlink
@@ -169,7 +187,9 @@ impl RouterIo {
         let mut announcers = HashMap::new();
         for vip in &vips {
             if let std::collections::hash_map::Entry::Vacant(slot) = announcers.entry(vip.ifindex) {
-                slot.insert(Arc::new(Announcer::open(vip.ifindex).map_err(context)?));
+                let mac = netlink.link_mac(vip.ifindex).await.map_err(context)?;
+                let announcer = Announcer::open(vip.ifindex).map_err(context)?;
+                slot.insert((Arc::new(announcer), mac));
             }
         }
         let mode = match &spec.unicast {
@@ -181,10 +201,12 @@ impl RouterIo {
         let rx_task =
             tokio::spawn(receive_loop(id, socket.clone(), packets).instrument(span.clone()));
         span.in_scope(|| info!(source = %primary, "router ready"));
+        if let Some(unicast) = &spec.unicast {
+            warn_off_link_peers(unicast, ifindex, family, netlink, &span).await;
+        }
         Ok(RouterIo {
             spec,
             ifindex,
-            mac,
             primary,
             vips,
             socket,
@@ -195,6 +217,8 @@ impl RouterIo {
             installed: Vec::new(),
             counters: Counters::default(),
             limit: RateLimit::new(Duration::from_secs(10)),
+            ttl_hint_given: false,
+            heard: RateLimit::new(Duration::from_secs(10)),
             span,
         })
     }
@@ -400,28 +424,50 @@ impl RouterIo {
         }
     }
 
-    /// Decode and filter a received packet; `Some` when the state machine must see it.
-    pub fn accept(&mut self, packet: &Received, now: Instant) -> Option<Event> {
+    /// Decode and filter a received packet: ours for the state machine, another VRID's,
+    /// or dropped.
+    pub fn accept(&mut self, packet: &Received, now: Instant) -> Accepted {
         let (bytes, meta) = match &packet.packet {
             Ok((bytes, meta)) => (bytes, meta),
             Err(reason) => {
                 self.count_and_log(reason, None, "malformed IP packet", now);
-                return None;
+                return Accepted::Dropped;
             }
         };
         let opts = DecodeOptions {
             auth: self.spec.auth(),
+            min_ttl: self
+                .spec
+                .unicast
+                .as_ref()
+                .map_or(packet::VRRP_TTL, |u| u.min_ttl()),
         };
         let decoded = match packet::decode(bytes, meta, &opts) {
             Ok(decoded) => decoded,
+            // The authentication is checked last, after the checksum: the VRID byte is
+            // genuine. Another VRID's password is none of our business.
+            Err(Reject::AuthMismatch)
+                if bytes.get(1).is_some_and(|&vrid| vrid != self.spec.vrid) =>
+            {
+                let vrid = bytes.get(1).copied().unwrap_or_default();
+                return Accepted::OtherVrid {
+                    vrid,
+                    src: meta.src,
+                };
+            }
             Err(reject) => {
                 self.count_and_log(reject.name(), Some(meta.src), &reject.to_string(), now);
-                return None;
+                if let Reject::BadTtl { ttl } = reject {
+                    self.hint_max_hops(meta.src, ttl);
+                }
+                return Accepted::Dropped;
             }
         };
         if decoded.advert.vrid != self.spec.vrid {
-            // Another virtual router on the same link: not ours, not an error.
-            return None;
+            return Accepted::OtherVrid {
+                vrid: decoded.advert.vrid,
+                src: meta.src,
+            };
         }
         if let Some(unicast) = &self.spec.unicast
             && !unicast.peers.contains(&meta.src)
@@ -432,14 +478,63 @@ impl RouterIo {
                 "sender is not a configured unicast peer",
                 now,
             );
-            return None;
+            return Accepted::Dropped;
         }
         self.counters.received += 1;
-        Some(Event::Advert {
+        Accepted::Ours(Event::Advert {
             src: meta.src,
             advert: decoded.advert,
             form: decoded.checksum_form,
         })
+    }
+
+    /// The first time a listed peer's advertisement is dropped for its TTL, say how to
+    /// accept it (once per router: the drop itself is logged at a limited rate).
+    fn hint_max_hops(&mut self, src: IpAddr, ttl: u8) {
+        if self.ttl_hint_given {
+            return;
+        }
+        let Some(hops) = self
+            .spec
+            .unicast
+            .as_ref()
+            .and_then(|u| u.hops_needed(src, ttl))
+        else {
+            return;
+        };
+        self.ttl_hint_given = true;
+        let max_hops = self.spec.unicast.as_ref().map_or(0, |u| u.max_hops);
+        self.span.in_scope(|| {
+            warn!(
+                peer = %src,
+                ttl,
+                hops,
+                max_hops,
+                "advertisements from peer {src} cross {hops} router(s) (TTL {ttl}) and are dropped: \
+                 if the peer is routed on purpose, set unicast.max_hops: {hops} (and let the peer \
+                 list and the firewall keep others out)"
+            )
+        });
+    }
+
+    /// An advertisement of a VRID no router of ours runs on this link: count it, and say
+    /// what was heard once per sender and VRID per 10 s (a peer configured with the
+    /// wrong VRID would otherwise be silence; someone else's group is worth knowing of).
+    /// `ours`: the VRIDs we run on this link.
+    pub fn note_other_vrid(&mut self, vrid: u8, src: IpAddr, ours: &[u8], now: Instant) {
+        let reason = "other_vrid";
+        *self.counters.dropped.entry(reason).or_default() += 1;
+        if let Some(suppressed) = self.heard.allow((src, vrid), now) {
+            let iface = &self.spec.interface;
+            let ours: Vec<String> = ours.iter().map(u8::to_string).collect();
+            let (ours, verb) = (ours.join(", "), if ours.len() > 1 { "are" } else { "is" });
+            self.span.in_scope(|| {
+                info!(
+                    reason,
+                    suppressed, "heard VRID {vrid} from {src} on {iface}, ours {verb} {ours}"
+                )
+            });
+        }
     }
 
     /// Count a dropped packet and log it at a limited rate.
@@ -516,12 +611,12 @@ impl RouterIo {
     /// this returns (it must be on the wire before the advertisement that follows it).
     pub async fn announce_round(&mut self) {
         for vip in &self.vips {
-            let Some(announcer) = self.announcers.get(&vip.ifindex) else {
+            let Some((announcer, mac)) = self.announcers.get(&vip.ifindex) else {
                 continue;
             };
             let frame = match vip.address {
-                IpAddr::V4(v4) => arp::gratuitous_arp(self.mac, v4).to_vec(),
-                IpAddr::V6(v6) => ndisc::unsolicited_na(self.mac, v6, v6).to_vec(),
+                IpAddr::V4(v4) => arp::gratuitous_arp(*mac, v4).to_vec(),
+                IpAddr::V6(v6) => ndisc::unsolicited_na(*mac, v6, v6).to_vec(),
             };
             if let Err(e) = announcer.send_frames(std::slice::from_ref(&frame)).await {
                 self.span
@@ -550,6 +645,39 @@ async fn receive_loop(id: RouterId, socket: Arc<VrrpSocket>, packets: mpsc::Send
         if packets.send(received).await.is_err() {
             return;
         }
+    }
+}
+
+/// At start: a peer on none of the interface's subnets while `max_hops` is 0 is
+/// behind a router, and all its advertisements will be dropped for their TTL; say so,
+/// with the fix. (The decision is `Unicast::off_link_peers`; this only reads the
+/// interface's addresses.)
+async fn warn_off_link_peers(
+    unicast: &crate::config::Unicast,
+    ifindex: u32,
+    family: Family,
+    netlink: &Netlink,
+    span: &Span,
+) {
+    if unicast.max_hops > 0 {
+        return;
+    }
+    let connected = match netlink.addresses(ifindex, family).await {
+        Ok(connected) => connected,
+        Err(e) => {
+            span.in_scope(|| debug!("cannot read addresses to check the peers' subnets: {e}"));
+            return;
+        }
+    };
+    for peer in unicast.off_link_peers(&connected) {
+        span.in_scope(|| {
+            warn!(
+                %peer,
+                "unicast peer {peer} is not on a subnet of this interface: its advertisements \
+                 cross a router, arrive with a TTL below 255 and are dropped while max_hops is 0; \
+                 if the peer is routed, set unicast.max_hops (e.g. 1)"
+            )
+        });
     }
 }
 

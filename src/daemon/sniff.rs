@@ -122,7 +122,14 @@ fn decode_for_display(
     bytes: &[u8],
     meta: &RecvMeta,
 ) -> Result<(Decoded, Option<&'static str>), Reject> {
-    match packet::decode(bytes, meta, &DecodeOptions { auth: Auth::None }) {
+    match packet::decode(
+        bytes,
+        meta,
+        &DecodeOptions {
+            auth: Auth::None,
+            ..DecodeOptions::default()
+        },
+    ) {
         Err(Reject::AuthMismatch) => {
             let auth_type = bytes.get(4).copied();
             let data: Option<[u8; 8]> = bytes
@@ -136,6 +143,7 @@ fn decode_for_display(
                     meta,
                     &DecodeOptions {
                         auth: Auth::Password(data),
+                        ..DecodeOptions::default()
                     },
                 )
                 .map(|d| (d, None)),

@@ -89,7 +89,13 @@ impl Watchdog {
     }
 }
 
-/// Half the watchdog interval, or None when there is no watchdog for this process.
+/// The shortest ping interval: a tiny `WATCHDOG_USEC` (1 µs) would otherwise make a
+/// zero-length interval, which tokio refuses with a panic. Such a watchdog cannot be
+/// met anyway; pinging every millisecond is the most the loop sensibly does.
+const MIN_PING_INTERVAL: Duration = Duration::from_millis(1);
+
+/// Half the watchdog interval (at least `MIN_PING_INTERVAL`), or None when there is no
+/// watchdog for this process.
 fn ping_interval(usec: Option<&str>, pid: Option<&str>, own_pid: u32) -> Option<Duration> {
     if let Some(pid) = pid
         && pid.trim().parse::<u32>().ok() != Some(own_pid)
@@ -97,7 +103,7 @@ fn ping_interval(usec: Option<&str>, pid: Option<&str>, own_pid: u32) -> Option<
         return None;
     }
     let usec: u64 = usec?.trim().parse().ok()?;
-    (usec > 0).then(|| Duration::from_micros(usec / 2))
+    (usec > 0).then(|| Duration::from_micros(usec / 2).max(MIN_PING_INTERVAL))
 }
 
 /// Whether stderr is the journal: `$JOURNAL_STREAM` names its device and inode.
@@ -161,6 +167,28 @@ mod tests {
             ping_interval(Some("10000000"), Some("7"), 7),
             Some(Duration::from_secs(5))
         );
+    }
+
+    #[test]
+    fn a_tiny_watchdog_is_clamped_not_a_zero_interval() {
+        for usec in ["1", "2", "3", "1999"] {
+            let period = ping_interval(Some(usec), None, 7);
+            assert_eq!(period, Some(MIN_PING_INTERVAL), "WATCHDOG_USEC={usec}");
+        }
+        assert_eq!(
+            ping_interval(Some("18446744073709551615"), None, 7),
+            Some(Duration::from_micros(u64::MAX / 2))
+        );
+        // What used to panic: building the interval itself.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let period = ping_interval(Some("1"), None, 7).unwrap();
+            let mut interval = tokio::time::interval(period);
+            interval.tick().await;
+        });
     }
 
     #[test]

@@ -131,12 +131,30 @@ pub struct DecodeOptions {
     /// The v2 authentication we are configured with; a v2 packet whose auth type or
     /// data differ is rejected with `Reject::AuthMismatch`. Not applied to v3.
     pub auth: Auth,
+    /// The lowest TTL / hop limit accepted: 255 (`VRRP_TTL`, RFC 9568: same link only)
+    /// unless routed unicast peers are allowed a few hops ([`min_ttl`]).
+    pub min_ttl: u8,
 }
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        DecodeOptions { auth: Auth::None }
+        DecodeOptions {
+            auth: Auth::None,
+            min_ttl: VRRP_TTL,
+        }
     }
+}
+
+/// The lowest TTL / hop limit to accept from a sender up to `max_hops` routers away
+/// (every router decrements it by one; advertisements are always sent with 255).
+/// `max_hops` 0 is the RFC's rule: 255 only.
+pub fn min_ttl(max_hops: u8) -> u8 {
+    VRRP_TTL.saturating_sub(max_hops)
+}
+
+/// How many routers a packet received with `ttl` crossed, had it been sent with 255.
+pub fn hops_travelled(ttl: u8) -> u8 {
+    VRRP_TTL - ttl
 }
 
 /// A successfully decoded advertisement and how its checksum was formed.
@@ -162,7 +180,9 @@ pub enum Reject {
     BadVersion { version: u8 },
     #[error("unsupported VRRP type {kind} (only 1, ADVERTISEMENT, exists)")]
     BadType { kind: u8 },
-    #[error("TTL/hop limit {ttl}, must be 255 (sent from off-link?)")]
+    #[error(
+        "TTL/hop limit {ttl}, below the accepted minimum (sent from off-link, or from further than unicast.max_hops allows?)"
+    )]
     BadTtl { ttl: u8 },
     #[error("bad checksum 0x{received:04x}")]
     BadChecksum { received: u16 },
@@ -371,7 +391,7 @@ pub fn vrrp_checksum(message: &[u8], src: IpAddr, dst: IpAddr, form: ChecksumFor
 /// Decodes and validates one received VRRP message (the IP header already removed).
 ///
 /// Checks run cheapest and most structural first, so a packet is reported under the
-/// first thing wrong with it: TTL, header length, version, type, address families,
+/// first thing wrong with it: TTL (below `opts.min_ttl`), header length, version, type, address families,
 /// VRRPv2 minimum length, address count against length, checksum, interval, and last
 /// VRRPv2 authentication. Fields are only interpreted after the checksum has matched.
 ///
@@ -381,7 +401,7 @@ pub fn vrrp_checksum(message: &[u8], src: IpAddr, dst: IpAddr, form: ChecksumFor
 /// which keepalived still offers, or garbage) never matches.
 pub fn decode(bytes: &[u8], meta: &RecvMeta, opts: &DecodeOptions) -> Result<Decoded, Reject> {
     let len = bytes.len();
-    if meta.ttl != VRRP_TTL {
+    if meta.ttl < opts.min_ttl {
         return Err(Reject::BadTtl { ttl: meta.ttl });
     }
     let &[
@@ -764,7 +784,10 @@ mod tests {
         ];
         for (advert, src, dst, form) in cases {
             let bytes = encode(&advert, &ctx(src, dst, form)).unwrap();
-            let opts = DecodeOptions { auth: advert.auth };
+            let opts = DecodeOptions {
+                auth: advert.auth,
+                ..DecodeOptions::default()
+            };
             let decoded = decode(&bytes, &meta(src, dst), &opts).unwrap();
             assert_eq!(
                 decoded,
@@ -859,7 +882,10 @@ mod tests {
         )
         .unwrap();
         let m = meta(SRC4, DST4);
-        let expect_password = DecodeOptions { auth: password };
+        let expect_password = DecodeOptions {
+            auth: password,
+            ..DecodeOptions::default()
+        };
         assert_eq!(
             decode(&plain, &m, &expect_password),
             Err(Reject::AuthMismatch)
@@ -870,6 +896,7 @@ mod tests {
         );
         let other = DecodeOptions {
             auth: Auth::password("s3cres").unwrap(),
+            ..DecodeOptions::default()
         };
         assert_eq!(
             decode(&with_password, &m, &other),
@@ -923,6 +950,36 @@ mod tests {
         assert_eq!(
             decode(&[], &m, &DecodeOptions::default()),
             Err(Reject::BadTtl { ttl: 1 })
+        );
+    }
+
+    #[test]
+    fn min_ttl_accepts_routed_peers_up_to_max_hops_only() {
+        assert_eq!(min_ttl(0), 255);
+        assert_eq!(min_ttl(1), 254);
+        assert_eq!(min_ttl(254), 1);
+        assert_eq!(hops_travelled(255), 0);
+        assert_eq!(hops_travelled(253), 2);
+        let advert = v3(vec![VIP4]);
+        let bytes = encode(&advert, &ctx(SRC4, DST4, ChecksumForm::WithPseudoHeader)).unwrap();
+        let at = |ttl| RecvMeta {
+            ttl,
+            ..meta(SRC4, DST4)
+        };
+        let one_hop = DecodeOptions {
+            min_ttl: min_ttl(1),
+            ..DecodeOptions::default()
+        };
+        // The RFC's rule by default: one router in between is too many.
+        assert_eq!(
+            decode(&bytes, &at(254), &DecodeOptions::default()),
+            Err(Reject::BadTtl { ttl: 254 })
+        );
+        assert!(decode(&bytes, &at(255), &one_hop).is_ok());
+        assert!(decode(&bytes, &at(254), &one_hop).is_ok());
+        assert_eq!(
+            decode(&bytes, &at(253), &one_hop),
+            Err(Reject::BadTtl { ttl: 253 })
         );
     }
 

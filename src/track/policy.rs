@@ -217,6 +217,12 @@ impl Policy {
         }
     }
 
+    /// Whether a check has given its first result, or does not count yet (`pending`):
+    /// either way, its configured initial state no longer decides anything.
+    pub fn has_result(&self, check: CheckIndex) -> bool {
+        self.checks.get(check).is_none_or(|c| c.known || c.pending)
+    }
+
     /// Whether a pass/fail check currently counts as passing (a file check: reads 0).
     /// Only the tests ask; the daemon goes by `health`.
     #[cfg(test)]
@@ -298,6 +304,23 @@ mod tests {
             "reported even though it was not counted as passing before: it was assumed"
         );
         assert!(p.health(&[0]).fault);
+    }
+
+    #[test]
+    fn a_check_has_a_result_once_it_reported() {
+        let mut p = Policy::new([spec(0, 1, 1, false), spec(0, 1, 1, true)]);
+        assert!(
+            !p.has_result(0) && !p.has_result(1),
+            "the initial state is no result"
+        );
+        p.observe(0, &Observation::Fail("down".into()));
+        assert!(p.has_result(0), "a failure is a result");
+        p.mark_pending(1);
+        assert!(
+            p.has_result(1),
+            "a pending check does not count: nothing to wait for"
+        );
+        assert!(p.has_result(7), "no such check: nothing to wait for");
     }
 
     #[test]

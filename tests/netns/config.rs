@@ -16,6 +16,8 @@ pub fn master_down(priority: u8, advert_interval: Duration) -> Duration {
 pub struct Unicast {
     pub source: String,
     pub peers: Vec<String>,
+    /// `unicast.max_hops`; `None` leaves it out (default 0).
+    pub max_hops: Option<u8>,
 }
 
 /// One virtual router.
@@ -76,7 +78,15 @@ impl Router {
         self.unicast = Some(Unicast {
             source: source.to_string(),
             peers: peers.iter().map(|p| p.to_string()).collect(),
+            max_hops: None,
         });
+        self
+    }
+
+    /// Sets `unicast.max_hops` (after [`Router::unicast`]).
+    pub fn max_hops(mut self, hops: u8) -> Router {
+        let unicast = self.unicast.as_mut().expect("max_hops needs unicast first");
+        unicast.max_hops = Some(hops);
         self
     }
 
@@ -147,6 +157,9 @@ impl Config {
                 let _ = writeln!(y, "    unicast:");
                 let _ = writeln!(y, "      source: \"{}\"", u.source);
                 let _ = writeln!(y, "      peers: [{}]", quoted(&u.peers));
+                if let Some(hops) = u.max_hops {
+                    let _ = writeln!(y, "      max_hops: {hops}");
+                }
             }
             for line in &r.extra {
                 let _ = writeln!(y, "    {line}");

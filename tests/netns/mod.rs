@@ -866,8 +866,14 @@ impl Node {
     /// Sets its neighbour entry for `addr` on eth0 to `mac` (state stale, so that any
     /// gratuitous ARP / NA may change it).
     pub fn set_neighbour(&self, addr: &str, mac: &str) {
+        self.set_neighbour_on(0, addr, mac);
+    }
+
+    /// [`Node::set_neighbour`] on eth`lan`.
+    pub fn set_neighbour_on(&self, lan: usize, addr: &str, mac: &str) {
+        let dev = format!("eth{lan}");
         self.ip(&[
-            "neigh", "replace", addr, "lladdr", mac, "dev", "eth0", "nud", "stale",
+            "neigh", "replace", addr, "lladdr", mac, "dev", &dev, "nud", "stale",
         ]);
     }
 
@@ -875,6 +881,12 @@ impl Node {
     /// multicast group), with TTL / hop limit 255.
     pub fn send_advert(&self, dst: &str, advert: &Advert) {
         vrrp::send(&self.ns, "eth0", parse_ip(dst), advert);
+    }
+
+    /// Sends a hand-made VRRPv2 advertisement from eth0 to `dst` (IPv4), with
+    /// `password` (auth type 1) or without (auth type 0).
+    pub fn send_v2_advert(&self, dst: &str, advert: &Advert, password: Option<&str>) {
+        vrrp::send_v2(&self.ns, "eth0", parse_ip(dst), advert, password);
     }
 
     /// Sends an advertisement from eth0 to `dst` that breaks the rules as `forgery`

@@ -1,4 +1,4 @@
-//! Hand-made VRRPv3 advertisements, sent from a namespace with a raw protocol-112
+//! Hand-made VRRPv3 (and VRRPv2) advertisements, sent from a namespace with a raw protocol-112
 //! socket: the forger in the "advert from a non-peer" scenario, and a probe that the
 //! nftables partition rules catch VRRP.
 //!
@@ -131,11 +131,63 @@ pub fn send(ns: &str, iface: &str, dst: IpAddr, advert: &Advert) {
 /// Like [`send`], but with the TTL / hop limit and checksum of `forgery`. With the
 /// default forgery it sends exactly what [`send`] does.
 pub fn send_forged(ns: &str, iface: &str, dst: IpAddr, advert: &Advert, forgery: Forgery) {
-    let iface = iface.to_string();
     let advert = advert.clone();
-    let ns_name = ns.to_string();
     // IPv6 checksums are left to the kernel unless the test wants a particular form.
     let kernel_checksum = dst.is_ipv6() && forgery.checksum == Checksum::WithPseudoHeader;
+    send_message(ns, iface, dst, forgery.ttl, kernel_checksum, move |src| {
+        if kernel_checksum {
+            advert.encode(src, dst)
+        } else {
+            advert.encode_forged(src, dst, forgery.checksum)
+        }
+    });
+}
+
+/// Sends `advert` as a VRRPv2 advertisement (RFC 3768 §5.3) over IPv4, TTL 255: its
+/// interval in whole seconds (`interval_cs / 100`), auth type 1 with `password` (padded
+/// with zeros) or auth type 0 without, checksum over the message alone.
+pub fn send_v2(ns: &str, iface: &str, dst: IpAddr, advert: &Advert, password: Option<&str>) {
+    assert!(dst.is_ipv4(), "VRRPv2 is IPv4 only");
+    let mut m = vec![
+        0x21, // version 2, type 1 (advertisement)
+        advert.vrid,
+        advert.priority,
+        advert.addresses.len() as u8,
+        u8::from(password.is_some()),
+        (advert.interval_cs / 100) as u8,
+        0,
+        0,
+    ];
+    for a in &advert.addresses {
+        match a {
+            IpAddr::V4(a) => m.extend_from_slice(&a.octets()),
+            IpAddr::V6(_) => panic!("VRRPv2 carries IPv4 addresses only"),
+        }
+    }
+    let mut auth = [0u8; 8];
+    if let Some(password) = password {
+        assert!(password.len() <= 8, "a VRRPv2 password is at most 8 bytes");
+        auth[..password.len()].copy_from_slice(password.as_bytes());
+    }
+    m.extend_from_slice(&auth);
+    let sum = super::icmp::checksum(&m);
+    m[6..8].copy_from_slice(&sum.to_be_bytes());
+    send_message(ns, iface, dst, 255, false, move |_| m);
+}
+
+/// Sends the message `build` makes (given the source the kernel picks) out of `iface`
+/// of namespace `ns` with a raw protocol-112 socket, with TTL / hop limit `ttl`; with
+/// `kernel_checksum` (IPv6 only) the kernel fills in the checksum.
+fn send_message(
+    ns: &str,
+    iface: &str,
+    dst: IpAddr,
+    ttl: u8,
+    kernel_checksum: bool,
+    build: impl FnOnce(IpAddr) -> Vec<u8> + Send,
+) {
+    let iface = iface.to_string();
+    let ns_name = ns.to_string();
     let result = super::in_netns(ns, move || -> std::io::Result<()> {
         let domain = if dst.is_ipv4() {
             Domain::IPV4
@@ -144,7 +196,7 @@ pub fn send_forged(ns: &str, iface: &str, dst: IpAddr, advert: &Advert, forgery:
         };
         let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(PROTO_VRRP)))?;
         socket.bind_device(Some(iface.as_bytes()))?;
-        let ttl = u32::from(forgery.ttl);
+        let ttl = u32::from(ttl);
         if dst.is_ipv4() {
             socket.set_ttl_v4(ttl)?;
             socket.set_multicast_ttl_v4(ttl)?;
@@ -176,12 +228,7 @@ pub fn send_forged(ns: &str, iface: &str, dst: IpAddr, advert: &Advert, forgery:
             .as_socket()
             .map(|s| s.ip())
             .ok_or_else(|| std::io::Error::other("no local address"))?;
-        let message = if kernel_checksum {
-            advert.encode(src, dst)
-        } else {
-            advert.encode_forged(src, dst, forgery.checksum)
-        };
-        socket.send(&message)?;
+        socket.send(&build(src))?;
         Ok(())
     });
     if let Err(e) = result {

@@ -197,7 +197,7 @@ impl Validator<'_> {
         let unicast = r
             .unicast
             .as_ref()
-            .and_then(|u| self.unicast(&k("unicast"), u, family, &vips));
+            .and_then(|u| self.unicast(&k("unicast"), u, family, &vips, &addresses));
 
         let checksum = match &r.checksum {
             None => ChecksumMode::Auto,

@@ -1,5 +1,10 @@
 //! A router's `unicast:` section: its source and peers, each a usable address of the
-//! router's family that is not one of its virtual addresses, each peer once.
+//! router's family that is not one of its virtual addresses, each peer once; and
+//! `max_hops`, with a warning for a peer the file shows to be off-link while it is 0.
+//!
+//! `max_hops` lives under `unicast:` on purpose: multicast advertisements go to
+//! 224.0.0.18 / ff02::12, which routers never forward, so hops have no meaning there and
+//! a multicast router cannot even spell the key (unknown keys are refused).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -7,8 +12,8 @@ use std::net::IpAddr;
 use super::Validator;
 use super::addresses::PlacedAddress;
 use super::values::{at, family_name, special_address};
-use crate::config::Unicast;
 use crate::config::schema::{RawUnicast, S};
+use crate::config::{Unicast, VirtualAddress, in_prefix, network};
 use crate::proto::packet::Family;
 
 impl Validator<'_> {
@@ -18,6 +23,7 @@ impl Validator<'_> {
         raw: &S<RawUnicast>,
         family: Option<Family>,
         vips: &[PlacedAddress],
+        addresses: &[VirtualAddress],
     ) -> Option<Unicast> {
         let errors_before = self.sink.errors.len();
         let u = &raw.value;
@@ -123,6 +129,72 @@ impl Validator<'_> {
                 peers.push(address);
             }
         }
-        (self.sink.errors.len() == errors_before).then_some(Unicast { source, peers })
+        let max_hops = self.int_in(
+            u.max_hops.as_ref(),
+            0..=254,
+            0,
+            &format!("{key}.max_hops"),
+            |n| format!("max_hops {n} is out of range 0..=254"),
+            "0: peers on the same link (TTL 255, the RFC's rule); N: up to N routers between the peers"
+                .to_owned(),
+        );
+        let max_hops = u8::try_from(max_hops).unwrap_or(0);
+        let unicast = Unicast {
+            source,
+            peers,
+            max_hops,
+        };
+        self.off_link_peers(key, u, &unicast, addresses);
+        (self.sink.errors.len() == errors_before).then_some(unicast)
+    }
+
+    /// Warns about each peer that is not on the router's subnet as far as the file
+    /// tells (the prefixes of its virtual addresses on its own interface, the one
+    /// holding the unicast source when there is one) while `max_hops` is 0. Silent when
+    /// the file does not say (host-length addresses only): the daemon checks at start.
+    fn off_link_peers(
+        &mut self,
+        key: &str,
+        raw: &RawUnicast,
+        unicast: &Unicast,
+        addresses: &[VirtualAddress],
+    ) {
+        let subnets: Vec<(IpAddr, u8)> = addresses
+            .iter()
+            .filter(|a| a.device.is_none())
+            .filter(|a| {
+                let full = if a.address.is_ipv4() { 32 } else { 128 };
+                a.prefix_len < full
+            })
+            .map(|a| (a.address, a.prefix_len))
+            .filter(|&(net, len)| unicast.source.is_none_or(|s| in_prefix(s, net, len)))
+            .collect();
+        if subnets.is_empty() {
+            return;
+        }
+        let off_link = unicast.off_link_peers(&subnets);
+        for (index, peer) in raw.peers.value.iter().enumerate() {
+            let Ok(address) = peer.value.trim().parse::<IpAddr>() else {
+                continue;
+            };
+            if !off_link.contains(&address) {
+                continue;
+            }
+            let nets: Vec<String> = subnets
+                .iter()
+                .map(|&(net, len)| format!("{}/{len}", network(net, len)))
+                .collect();
+            self.sink.warning(
+                at(&peer.referenced),
+                &format!("{key}.peers[{index}]"),
+                format!(
+                    "peer {address} is not on this router's subnet ({}): its advertisements cross a router, arrive with a TTL below 255 and are dropped while max_hops is 0",
+                    nets.join(", ")
+                ),
+                Some(format!(
+                    "if the peer is routed, set `{key}.max_hops` to the number of routers in between (e.g. `max_hops: 1`); else fix the address"
+                )),
+            );
+        }
     }
 }
