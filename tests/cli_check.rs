@@ -177,7 +177,7 @@ routers:
         "unknown key `priorty`",
         "    priorty: 120",
         "valid keys here: name, interface, vrid, version, priority, advert_interval, \
-         preempt, preempt_delay, accept_mode, addresses, unicast, checksum, announce, \
+         preempt, preempt_delay, accept_mode, addresses, unicast, hosts, checksum, announce, \
          password, track, notify",
     );
     assert!(

@@ -675,6 +675,55 @@ fn unicast_rules() {
     );
 }
 
+/// `hosts:` says how many routers share the VRID; with unicast it must agree with the
+/// peers. A pair (hosts 2, or unicast with one peer) is what lets the core skip skew.
+#[test]
+fn hosts_rules() {
+    let pair = ok(&router_with(&["    hosts: 2"]));
+    assert_eq!(pair.routers[0].hosts, Some(2));
+    let fsm = pair.routers[0].fsm_config(ip("192.0.2.10"));
+    assert_eq!(fsm.hosts, Some(2));
+    assert!(fsm.in_pair());
+
+    let three = ok(&router_with(&["    hosts: 3"]));
+    assert!(!three.routers[0].fsm_config(ip("192.0.2.10")).in_pair());
+    let unknown = ok(&router_with(&[]));
+    assert_eq!(unknown.routers[0].hosts, None);
+    assert!(!unknown.routers[0].fsm_config(ip("192.0.2.10")).in_pair());
+
+    // Unicast with one peer is a pair without the key; with two it is not.
+    let one_peer = ok(&router_with(&["    unicast: {peers: [192.0.2.11]}"]));
+    assert!(one_peer.routers[0].fsm_config(ip("192.0.2.10")).in_pair());
+    let two_peers = ok(&router_with(&[
+        "    unicast: {peers: [192.0.2.11, 192.0.2.12]}",
+        "    hosts: 3",
+    ]));
+    assert!(!two_peers.routers[0].fsm_config(ip("192.0.2.10")).in_pair());
+
+    for bad in ["1", "0", "256", "-2"] {
+        let d = one_error(&router_with(&[&format!("    hosts: {bad}")]));
+        assert_diag(
+            &d,
+            6,
+            12,
+            "routers[0].hosts",
+            &format!("hosts: {bad} is out of range"),
+        );
+        assert_help(&d, "2..=255");
+    }
+    let d = one_error(&router_with(&[
+        "    unicast: {peers: [192.0.2.11, 192.0.2.12]}",
+        "    hosts: 2",
+    ]));
+    assert_diag(
+        &d,
+        7,
+        12,
+        "routers[0].hosts",
+        "hosts: 2 but unicast lists 2 peers (3 hosts with this one)",
+    );
+}
+
 #[test]
 fn unicast_max_hops_range_default_and_off_link_warning() {
     // Default 0: the RFC's same-link rule.

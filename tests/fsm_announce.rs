@@ -38,6 +38,7 @@ fn config(vrid: u8) -> RouterConfig {
         announce_refresh_every: Some(REFRESH),
         checksum_form: None,
         unicast_peers: None,
+        hosts: None,
     }
 }
 

@@ -41,6 +41,7 @@ fn config() -> RouterConfig {
         announce_refresh_every: None,
         checksum_form: None,
         unicast_peers: None,
+        hosts: None,
     }
 }
 
@@ -112,6 +113,14 @@ fn backup() -> Setup {
     backup_with(config())
 }
 
+/// A configured pair (`hosts: 2`): the only backup there can be.
+fn pair_config() -> RouterConfig {
+    RouterConfig {
+        hosts: Some(2),
+        ..config()
+    }
+}
+
 fn master_with(config: RouterConfig) -> Setup {
     let mut s = backup_with(config);
     let at = s
@@ -166,9 +175,10 @@ macro_rules! listed_enum {
 }
 
 listed_enum! {
-    /// Where a row starts: every state, and Master split in two (serving, and handing
-    /// over after Shutdown), which react differently.
-    enum In { Init, Backup, Master, HandingOver, Fault, Stopped }
+    /// Where a row starts: every state, Backup split in two (one of several possible
+    /// backups, and the only one of a configured pair) and Master split in two
+    /// (serving, and handing over after Shutdown), which react differently.
+    enum In { Init, Backup, PairBackup, Master, HandingOver, Fault, Stopped }
 }
 
 listed_enum! {
@@ -186,7 +196,7 @@ impl In {
     fn of(state: State) -> &'static [In] {
         match state {
             State::Initialize => &[In::Init],
-            State::Backup => &[In::Backup],
+            State::Backup => &[In::Backup, In::PairBackup],
             State::Master => &[In::Master, In::HandingOver],
             State::Fault => &[In::Fault],
             State::Stopped => &[In::Stopped],
@@ -197,6 +207,7 @@ impl In {
         match self {
             In::Init => init(),
             In::Backup => backup(),
+            In::PairBackup => backup_with(pair_config()),
             In::Master => master(),
             In::HandingOver => handing_over(),
             In::Fault => fault(),
@@ -207,7 +218,7 @@ impl In {
     fn state(self) -> State {
         match self {
             In::Init => State::Initialize,
-            In::Backup => State::Backup,
+            In::Backup | In::PairBackup => State::Backup,
             In::Master | In::HandingOver => State::Master,
             In::Fault => State::Fault,
             In::Stopped => State::Stopped,
@@ -236,8 +247,9 @@ impl EventKind {
     }
 }
 
+#[derive(Clone)]
 struct Row {
-    name: &'static str,
+    name: String,
     situation: In,
     event: Event,
     /// Delay after reaching the state; `None` means "at the next deadline".
@@ -248,7 +260,7 @@ struct Row {
 
 fn row(name: &'static str, situation: In, event: Event, actions: Vec<Action>, state: State) -> Row {
     Row {
-        name,
+        name: name.to_owned(),
         situation,
         event,
         after: Some(Duration::from_millis(1)),
@@ -272,6 +284,37 @@ fn health(weight: i32, fault: bool) -> Event {
 }
 
 fn table() -> Vec<Row> {
+    let mut rows = rfc_table();
+    // The only backup of a pair reacts to everything as any backup does, except to a
+    // leaving master: it takes over at once (make-before-break: addresses, announcement,
+    // then its advertisement), where a backup that may have company waits skew time.
+    let pair: Vec<Row> = rows
+        .iter()
+        .filter(|r| r.situation == In::Backup && r.name != "backup/zero")
+        .map(|r| Row {
+            name: r.name.replacen("backup/", "pair-backup/", 1),
+            situation: In::PairBackup,
+            ..r.clone()
+        })
+        .collect();
+    rows.extend(pair);
+    rows.push(row(
+        "pair-backup/zero",
+        In::PairBackup,
+        heard(11, 0),
+        vec![
+            Action::AddAddresses,
+            Action::Announce,
+            send(100),
+            transition(State::Backup, State::Master, Reason::MasterLeftInPair),
+        ],
+        State::Master,
+    ));
+    rows
+}
+
+/// The rows of RFC 9568's behaviour (and of the deliberate differences DESIGN.md lists).
+fn rfc_table() -> Vec<Row> {
     use State::*;
     let better = |p: u8, src: u8| Reason::BetterMaster {
         src: ip(src),
@@ -1102,6 +1145,150 @@ fn backup_hearing_priority_zero_arms_skew() {
         )),
         "{actions:?}"
     );
+}
+
+/// Who counts as the only backup: `hosts: 2`, or unicast with exactly one peer. Anyone
+/// that may have company (multicast without `hosts`, `hosts: 3`, two unicast peers)
+/// keeps RFC 9568's skew wait.
+#[test]
+fn only_the_backup_of_a_pair_takes_over_at_once_from_a_leaving_master() {
+    let cases = [
+        ("hosts 2", Some(2), None, true),
+        ("unicast, one peer", None, Some(vec![ip(11)]), true),
+        (
+            "unicast, one peer, hosts 2",
+            Some(2),
+            Some(vec![ip(11)]),
+            true,
+        ),
+        ("multicast", None, None, false),
+        ("hosts 3", Some(3), None, false),
+        (
+            "unicast, two peers",
+            None,
+            Some(vec![ip(11), ip(12)]),
+            false,
+        ),
+        (
+            "unicast, two peers, hosts 3",
+            Some(3),
+            Some(vec![ip(11), ip(12)]),
+            false,
+        ),
+    ];
+    for (name, hosts, unicast_peers, at_once) in cases {
+        let config = RouterConfig {
+            hosts,
+            unicast_peers,
+            ..config()
+        };
+        assert_eq!(config.in_pair(), at_once, "{name}");
+        let mut s = backup_with(config);
+        // Following a master first, as in service.
+        let heard_master = s.at + Duration::from_millis(100);
+        s.router.step(heard(11, 200), heard_master);
+        let now = heard_master + Duration::from_millis(400);
+        let actions = s.router.step(heard(11, 0), now);
+        if at_once {
+            assert_eq!(
+                actions,
+                vec![
+                    Action::AddAddresses,
+                    Action::Announce,
+                    send(100),
+                    transition(State::Backup, State::Master, Reason::MasterLeftInPair),
+                ],
+                "{name}"
+            );
+            assert_eq!(s.router.state(), State::Master, "{name}");
+            // Master from `now`: its next advertisement one interval later.
+            assert_eq!(
+                s.router.next_deadline(),
+                Some(now + Duration::from_secs(1)),
+                "{name}"
+            );
+        } else {
+            assert_eq!(actions, vec![], "{name}");
+            assert_eq!(s.router.next_deadline(), Some(now + SKEW_100), "{name}");
+            let actions = s.router.step(Event::Timer, now + SKEW_100);
+            assert!(
+                actions.contains(&transition(
+                    State::Backup,
+                    State::Master,
+                    Reason::MasterLeft
+                )),
+                "{name}: {actions:?}"
+            );
+        }
+    }
+}
+
+/// A pair is two routers, but a split brain can still show two masters for a moment
+/// (both timed out while they could not hear each other). The backup follows the better
+/// one; a priority 0 from the lesser one (it is yielding to the better) is not a reason
+/// to take over.
+#[test]
+fn the_backup_of_a_pair_ignores_priority_zero_from_a_master_it_does_not_follow() {
+    let mut s = backup_with(pair_config());
+    let t = s.at + Duration::from_millis(100);
+    s.router.step(heard(20, 200), t);
+    let deadline = s.router.next_deadline();
+    let actions = s.router.step(heard(11, 0), t + Duration::from_millis(10));
+    assert_eq!(actions, vec![]);
+    assert_eq!(s.router.state(), State::Backup);
+    assert_eq!(s.router.next_deadline(), deadline);
+}
+
+/// In a sync group a pair member that hears priority 0 wants to be master at once; the
+/// group moves when every member agrees (here: the other member hears its own master
+/// leave a moment later), all at that instant.
+#[test]
+fn a_sync_group_of_pair_members_moves_when_the_last_member_hears_priority_zero() {
+    use floatip::proto::group::SyncGroup;
+    let member = |vrid: u8| {
+        let mut r = Router::new(RouterConfig {
+            vrid,
+            ..pair_config()
+        });
+        r.step(Event::Startup, T0);
+        r
+    };
+    let mut group = SyncGroup::new(vec![member(7), member(8)]);
+    let other = |priority| {
+        advert_from(
+            ip(11),
+            Advertisement {
+                vrid: 8,
+                ..advert(priority)
+            },
+        )
+    };
+    let t = T0 + Duration::from_millis(100);
+    group.step(0, heard(11, 200), t);
+    group.step(1, other(200), t);
+    let first = t + Duration::from_millis(300);
+    let actions = group.step(0, heard(11, 0), first);
+    assert!(
+        !actions
+            .iter()
+            .any(|(_, a)| matches!(a, Action::Transition { .. })),
+        "one member alone does not move the group: {actions:?}"
+    );
+    assert!(group.members()[0].wants_master());
+    assert_eq!(group.members()[0].next_deadline(), None);
+    let second = first + Duration::from_micros(50);
+    let actions = group.step(1, other(0), second);
+    let moved: Vec<usize> = actions
+        .iter()
+        .filter_map(|(m, a)| match a {
+            Action::Transition {
+                to: State::Master, ..
+            } => Some(*m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(moved, [0, 1], "{actions:?}");
+    assert!(group.members().iter().all(|r| r.state() == State::Master));
 }
 
 #[test]

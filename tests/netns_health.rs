@@ -74,7 +74,7 @@ fn haproxy_death_moves_the_vip_and_its_restart_brings_it_back() {
     let _hb = b.start_haproxy();
     let config = |p| Config::one(web(p).with("track: [haproxy]")).top(HAPROXY_CHECK);
     let da = a.start(&config(150));
-    let _db = b.start(&config(100));
+    let db = b.start(&config(100));
     topo.expect_holders(VIP4, &["a"], STARTUP + takeover_bound(150));
     let http = HttpProber::start(&c.ns, vip_http(), PROBE_EVERY);
     http.wait_served_by("a", Duration::from_secs(3)).unwrap();
@@ -87,6 +87,10 @@ fn haproxy_death_moves_the_vip_and_its_restart_brings_it_back() {
     topo.expect_holders(VIP4, &["b"], release_bound());
     http.wait_served_by("b", Duration::from_secs(2)).unwrap();
     let moved = t0.elapsed();
+    // Multicast without `hosts`: a third router could exist, so b waited its skew time.
+    topo.expect_within(Duration::from_secs(2), "b says why it took over", || {
+        db.log_contains("master sent priority 0 and skew time passed")
+    });
     topo.expect_within(
         Duration::from_secs(2),
         "a logs the failing check and a new Fault",
@@ -107,6 +111,68 @@ fn haproxy_death_moves_the_vip_and_its_restart_brings_it_back() {
         "served by a, then b, then a again: {report}"
     );
     eprintln!("HAProxy death to b serving: {moved:?}; {report}");
+}
+
+/// A pair that says so (`hosts: 2`): HAProxy dies on the master, its weight-0 check
+/// sends priority 0, and the backup takes over as that arrives instead of after its
+/// skew time (no other backup can exist to give precedence to). The time itself is the
+/// harness's to measure (`scripts/downtime --scenarios haproxy`); here the behaviour:
+/// b's reason, a's priority 0 before b's first advertisement, b serving.
+#[test]
+fn in_a_pair_the_backup_takes_over_as_the_masters_priority_0_arrives() {
+    let topo = pair("hapair");
+    let (a, b, c) = (topo.node("a"), topo.node("b"), topo.node("c"));
+    let ha = a.start_haproxy();
+    let _hb = b.start_haproxy();
+    let config =
+        |p| Config::one(web(p).with("hosts: 2").with("track: [haproxy]")).top(HAPROXY_CHECK);
+    let da = a.start(&config(150));
+    let db = b.start(&config(100));
+    topo.expect_holders(VIP4, &["a"], STARTUP + takeover_bound(150));
+    let listener = c.listen_vrrp(0);
+    let http = HttpProber::start(&c.ns, vip_http(), PROBE_EVERY);
+    http.wait_served_by("a", Duration::from_secs(3)).unwrap();
+
+    ha.kill();
+    topo.expect_holders(VIP4, &["b"], release_bound());
+    http.wait_served_by("b", Duration::from_secs(2)).unwrap();
+    topo.expect_within(Duration::from_secs(2), "b says why it took over", || {
+        db.log_contains(
+            "master sent priority 0 and no other backup exists (pair): took over at once",
+        )
+    });
+    assert!(
+        !db.log_contains("skew time passed"),
+        "b waited skew time:\n{}",
+        db.log_tail(20)
+    );
+    topo.expect_within(Duration::from_secs(2), "a logs its Fault", || {
+        da.log_contains("MASTER -> FAULT: a weight-0 health check fails")
+    });
+    // On the wire: a's priority 0, then b's first advertisement as master.
+    let (a_src, b_src) = (IpAddr::V4(a.ip4()), IpAddr::V4(b.ip4()));
+    topo.expect_within(
+        Duration::from_secs(2),
+        "b's advertisements are seen",
+        || listener.from(b_src).iter().any(|s| s.priority == 100),
+    );
+    let farewell = listener
+        .from(a_src)
+        .into_iter()
+        .find(|s| s.priority == 0)
+        .expect("a sent priority 0");
+    let first_of_b = listener
+        .from(b_src)
+        .into_iter()
+        .find(|s| s.priority == 100)
+        .expect("b advertised");
+    assert!(
+        farewell.at <= first_of_b.at,
+        "b advertised before a's priority 0 was seen"
+    );
+    topo.expect_holders_stay(VIP4, &["b"], 5 * ADV);
+    let report = http.stop();
+    assert_eq!(report.servers(), ["a", "b"], "{report}");
 }
 
 #[test]

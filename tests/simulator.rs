@@ -12,7 +12,8 @@
 //! 2. with preempt on, the master has the highest effective priority (with preempt
 //!    off, the incumbent stays);
 //! 3. failover after a crash happens exactly at last-advertisement-receipt +
-//!    master_down_interval, after a graceful stop exactly at priority-0-receipt + skew,
+//!    master_down_interval, after a graceful stop exactly at priority-0-receipt + skew
+//!    (at the receipt itself for the only backup of a configured pair, `hosts: 2`),
 //!    and a graceful stop (or a priority change) never leaves the address unheld;
 //! 4. after a partition heals, one master within one advertisement interval (plus a
 //!    request/answer round trip);
@@ -41,8 +42,8 @@ use floatip::proto::packet::Family;
 use floatip::proto::timers::{Centisecs, Instant};
 
 use sim::{
-    Lan, Rng, check_best_master, check_one_master, model_master_down, model_skew, router_config,
-    salt, seeds,
+    Lan, Rng, check_best_master, check_one_master, model_leave_wait, model_master_down,
+    router_config, salt, seeds,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -62,6 +63,9 @@ struct Setup {
     refresh: Option<Duration>,
     extra_address: bool,
     accept_mode: bool,
+    /// `hosts:` of every router: sometimes the true size of the group (2 makes a pair
+    /// whose backup takes over at once from a leaving master), else unknown.
+    hosts: Option<u8>,
 }
 
 impl Setup {
@@ -93,6 +97,7 @@ impl Setup {
             refresh: rng.pick(&[None, None, Some(Duration::from_secs(1))]),
             extra_address: rng.chance(0.2),
             accept_mode: !rng.chance(0.25),
+            hosts: rng.chance(0.5).then_some(n as u8),
         }
     }
 
@@ -105,6 +110,7 @@ impl Setup {
         config.preempt = self.preempt;
         config.announce_refresh_every = self.refresh;
         config.accept_mode = self.accept_mode;
+        config.hosts = self.hosts;
         if self.extra_address {
             config.addresses.push(match self.family {
                 Family::V4 => format!("198.51.100.{vrid}").parse().expect("address"),
@@ -329,14 +335,16 @@ fn graceful_shutdown_is_exact_and_make_before_break() {
         lan.run_for(window);
 
         // A backup that hears priority 0 takes over after its skew time (for the
-        // leaving master's interval).
+        // leaving master's interval); the only backup of a pair at once.
         let predictions: Vec<(Instant, usize)> = (0..setup.n())
             .filter(|&b| b != old)
             .filter_map(|b| {
                 let (heard, _, _) = lan
                     .receipts(old, b, 0)
                     .find(|&(_, priority, _)| priority == 0)?;
-                Some((heard + model_skew(lan.priority(b, 0), old_interval), b))
+                let wait =
+                    model_leave_wait(&lan.nodes[b].configs[0], lan.priority(b, 0), old_interval);
+                Some((heard + wait, b))
             })
             .collect();
         let (taken_at, new) = assert_first_takeover(&lan, stop_at, &predictions);
@@ -373,6 +381,90 @@ fn graceful_shutdown_is_exact_and_make_before_break() {
     }
     println!("{NAME}: {runs} seeds");
     assert!(runs > 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// Invariant 3 (variant): a leaving master in a configured pair is replaced at once
+// ---------------------------------------------------------------------------------------
+
+/// A master leaves (a weight-0 check fails, or it is stopped). In a pair with `hosts: 2`
+/// the backup takes over at the very instant the priority 0 reaches it; in groups of
+/// three or five (with `hosts` unknown or the true count) the RFC's skew still orders
+/// the backups: the first takeover is the predicted one and the group ends with one
+/// master, the best.
+#[test]
+fn a_leaving_master_of_a_pair_is_replaced_when_its_priority_zero_arrives() {
+    const NAME: &str = "a_leaving_master_of_a_pair_is_replaced_when_its_priority_zero_arrives";
+    let (mut pairs, mut groups) = (0u64, 0u64);
+    for seed in seeds(400) {
+        let mut rng = Rng::new(seed ^ salt(NAME));
+        let mut setup = Setup::random(&mut rng, &[2, 2, 3, 5], true, true);
+        if setup.n() == 2 {
+            setup.hosts = Some(2);
+        }
+        let mut lan = setup.build(NAME, seed);
+        let window = lan.convergence_window();
+        lan.start_all();
+        lan.run_for(window);
+        let settle = lan.now + lan.longest_interval().to_duration() * 3;
+        lan.run_until_with(settle, &mut one_and_best);
+        lan.run_for(rng.duration_below(lan.longest_interval().to_duration() * 2));
+
+        let old = the_master(&lan);
+        let old_interval = lan.nodes[old].configs[0].advert_interval;
+        let leave_at = lan.now;
+        let by_health = rng.chance(0.5);
+        if by_health {
+            lan.set_health(old, 0, 0, true);
+        } else {
+            lan.shutdown(old);
+        }
+        lan.run_for(window);
+
+        let predictions: Vec<(Instant, usize)> = (0..setup.n())
+            .filter(|&b| b != old)
+            .filter_map(|b| {
+                let (heard, _, _) = lan
+                    .receipts(old, b, 0)
+                    .find(|&(at, priority, _)| at >= leave_at && priority == 0)?;
+                let wait =
+                    model_leave_wait(&lan.nodes[b].configs[0], lan.priority(b, 0), old_interval);
+                Some((heard + wait, b))
+            })
+            .collect();
+        let (taken_at, _) = assert_first_takeover(&lan, leave_at, &predictions);
+        if setup.n() == 2 {
+            // One-way delay and nothing else: the instant the priority 0 arrives.
+            if taken_at != leave_at + lan.delay {
+                lan.fail(&format!(
+                    "pair: taken over at {taken_at}, expected {} (leave + one-way delay)",
+                    leave_at + lan.delay
+                ));
+            }
+            pairs += 1;
+        } else {
+            groups += 1;
+        }
+        // A pair has one backup to take over; a larger group may see a brief collision
+        // only between backups of equal priority (equal skew), which one_and_best below
+        // sees resolved.
+        if setup.n() == 2 && lan.takeovers(0, leave_at).len() != 1 {
+            lan.fail(&format!(
+                "one takeover expected, got {:?}",
+                lan.takeovers(0, leave_at)
+            ));
+        }
+        if !by_health && let Some(&(at, _)) = lan.vip_gaps.first() {
+            lan.fail(&format!("stop: nobody held the address at {at}"));
+        }
+        let end = lan.now + lan.longest_interval().to_duration() * 3;
+        lan.run_until_with(end, &mut one_and_best);
+    }
+    println!("{NAME}: {pairs} pairs, {groups} groups of three or five");
+    assert!(
+        pairs > 0 && groups > 0,
+        "both kinds of group were exercised"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1075,7 +1167,8 @@ fn sync_group_members_move_together() {
         lan.run_for(rng.duration_below(lan.longest_interval().to_duration()));
 
         // One member's weight-0 check fails on the master node: both VRIDs move, the
-        // first exactly at priority-0 receipt + skew, the other at the same instant.
+        // first exactly at priority-0 receipt + skew (+ nothing in a configured pair),
+        // the other at the same instant.
         let member = rng.index(2);
         let fault_at = lan.now;
         lan.set_health(preferred, member, 0, true);
@@ -1087,16 +1180,23 @@ fn sync_group_members_move_together() {
             }
         }
         lan.run_for(window);
-        let predicted: Vec<Instant> = (0..2)
+        // (receipt, the instant its wait ends) per member. The group moves once one
+        // member's wait has ended and every member has heard its master leave.
+        let predicted: Vec<(Instant, Instant)> = (0..2)
             .filter_map(|m| {
                 let (heard, _, _) = lan
                     .receipts(preferred, other, m)
                     .filter(|&(at, p, _)| at >= fault_at && p == 0)
                     .last()?;
-                Some(heard + model_skew(lan.priority(other, m), intervals[m]))
+                let config = &lan.nodes[other].configs[m];
+                let wait = model_leave_wait(config, lan.priority(other, m), intervals[m]);
+                Some((heard, heard + wait))
             })
             .collect();
-        let expected = predicted.iter().min().copied();
+        let expected = match predicted.as_slice() {
+            [a, b] => Some(a.1.min(b.1).max(a.0.max(b.0))),
+            _ => None,
+        };
         let moved: Vec<Option<Instant>> = (0..2)
             .map(|m| lan.takeovers(m, fault_at).first().map(|&(at, _)| at))
             .collect();

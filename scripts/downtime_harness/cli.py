@@ -39,6 +39,10 @@ def parse_args(argv):
     p.add_argument("--keepalived-haproxy-check", choices=["process", "script"], default="process",
                    help="keepalived watches HAProxy with vrrp_track_process (default) or a "
                         "1 s vrrp_script running pgrep")
+    p.add_argument("--floatip-no-hosts", action="store_true",
+                   help="leave `hosts:` out of floatip's configuration (by default it states the "
+                        "number of LBs, as the operator of a known pair would; without it a backup "
+                        "waits its skew time when the master leaves, as RFC 9568 and keepalived do)")
     p.add_argument("--keep-raw", action="store_true", help="keep fping/HTTP output of every trial")
     p.add_argument("--demo", action="store_true",
                    help="short narrated run: floatip, 2 LBs, crash, haproxy, graceful, failback, 1 trial each")

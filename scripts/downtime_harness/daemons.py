@@ -10,8 +10,10 @@ import subprocess
 from .common import LB_PRIO, PREFIX_LEN, VIP, VRID, drain_path, haproxy_name, write_file
 
 
-def floatip_config(lb, interval_ms, work, with_checks):
-    """floatip YAML for one LB. with_checks adds the HAProxy process check and drain."""
+def floatip_config(lb, interval_ms, work, with_checks, hosts=None):
+    """floatip YAML for one LB. with_checks adds the HAProxy process check and drain;
+    hosts, when given, is written as `hosts:` (how many LBs run the router: with 2, the
+    backup takes over as soon as a leaving master's priority 0 arrives)."""
     lines = []
     if with_checks:
         lines += [
@@ -32,6 +34,10 @@ def floatip_config(lb, interval_ms, work, with_checks):
         f"    priority: {LB_PRIO[lb]}",
         f"    advert_interval: {int(interval_ms)}ms",
         "    preempt: true",
+    ]
+    if hosts is not None:
+        lines += [f"    hosts: {int(hosts)}"]
+    lines += [
         "    addresses:",
         f"      - {VIP}/{PREFIX_LEN}",
     ]
@@ -100,13 +106,22 @@ def keepalived_config(lb, interval_ms, work, with_checks, haproxy_check="process
     return "\n".join(out) + "\n"
 
 
+def floatip_hosts(args, lbs):
+    """floatip's `hosts:` for a lab of `lbs` load balancers: the true count (the lab is
+    exactly that), or None with --floatip-no-hosts."""
+    return None if getattr(args, "floatip_no_hosts", False) else lbs
+
+
 class Daemon:
     """The daemon under test on the LBs of a lab: writes each LB's configuration and
     starts it (floatip inside the LB's namespace, keepalived with --namespace)."""
 
-    def __init__(self, kind, floatip_bin, interval_ms, lab, checks, keepalived_check):
+    def __init__(self, kind, floatip_bin, interval_ms, lab, checks, keepalived_check,
+                 floatip_hosts=None):
         self.kind, self.bin, self.interval_ms, self.lab, self.checks = (
             kind, floatip_bin, interval_ms, lab, checks)
+        # floatip's `hosts:` (None: left out).
+        self.floatip_hosts = floatip_hosts
         # How keepalived watches HAProxy: "process" (vrrp_track_process) or "script" (pgrep).
         self.keepalived_check = keepalived_check
 
@@ -115,7 +130,8 @@ class Daemon:
         os.makedirs(d, exist_ok=True)
         if self.kind == "floatip":
             path = os.path.join(d, "floatip.yaml")
-            text = floatip_config(lb, self.interval_ms, self.lab.work, self.checks)
+            text = floatip_config(lb, self.interval_ms, self.lab.work, self.checks,
+                                  self.floatip_hosts)
         else:
             path = os.path.join(d, "keepalived.conf")
             text = keepalived_config(lb, self.interval_ms, self.lab.work, self.checks,

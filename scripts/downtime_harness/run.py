@@ -17,7 +17,8 @@ import tempfile
 import time
 
 from .common import RUN_ID, VIP, Abort, TrialError, format_interval, log
-from .daemons import check_floatip_config, check_keepalived_config, floatip_config, keepalived_config
+from .daemons import (check_floatip_config, check_keepalived_config, floatip_config,
+                      floatip_hosts, keepalived_config)
 from .lab import Lab, copy_haproxy_binaries
 from .protocol import protocol_bound_ms
 from .report import (describe_trial, failures, format_table, narrate_trial, print_footnotes,
@@ -111,7 +112,9 @@ def main_run(args):
                     continue
                 if d == "floatip":
                     ok, msg = check_floatip_config(
-                        args.floatip_bin, floatip_config("lb1", args.intervals[0], work, True), work)
+                        args.floatip_bin,
+                        floatip_config("lb1", args.intervals[0], work, True,
+                                       floatip_hosts(args, args.lbs)), work)
                 else:
                     ok, msg = check_keepalived_config(
                         keepalived_config("lb1", args.intervals[0], work, True,

@@ -13,7 +13,7 @@ import sys
 import time
 
 from .common import ENTRY, FPING_PERIOD_MS, HTTP_PERIOD_MS, HTTP_PORT, LB_PRIO, VIP, drain_path, write_file
-from .daemons import Daemon
+from .daemons import Daemon, floatip_hosts
 from .measurement import (fping_outage, http_outage, http_steady, parse_floatip_events, parse_fping,
                           parse_http_probe, parse_tcpdump_vrrp, steady_before, vrrp_timing)
 from .protocol import master_down_ms, protocol_bound_ms, roles
@@ -71,10 +71,13 @@ def run_trial(args, lab, daemon_kind, scenario, interval_ms, rng, trial_dir):
     """One trial on a fresh topology. Returns the trial record (dict)."""
     bound = protocol_bound_ms(scenario, interval_ms)
     checks = scenario in ("haproxy", "drain")
+    hosts = floatip_hosts(args, len(lab.lbs))
     daemon = Daemon(daemon_kind, args.floatip_bin, interval_ms, lab, checks,
-                    args.keepalived_haproxy_check)
+                    args.keepalived_haproxy_check, hosts)
     rec = {"scenario": scenario, "daemon": daemon_kind, "interval_ms": interval_ms,
            "lbs": len(lab.lbs), "bound_ms": bound}
+    if daemon_kind == "floatip":
+        rec["floatip_hosts"] = hosts
     md = master_down_ms(LB_PRIO["lb2"], interval_ms) / 1000.0
     # How long a holder may take to settle, before the injection and after it.
     settle_s = md + 2 * interval_ms / 1000 + 8

@@ -461,6 +461,9 @@ pub(crate) fn help_for(path: &str) -> Option<String> {
         }
         "routers.unicast.source" => "an address of this host, of the router's address family",
         "routers.unicast.peers" => "a list of the other routers' addresses, of the router's family",
+        "routers.hosts" => {
+            "a whole number 2..=255: the hosts running this virtual router, this one included"
+        }
         "routers.checksum" => "auto, with-pseudo-header or without-pseudo-header",
         "routers.announce" => {
             "a map with any of burst, burst_interval, repeat_after and refresh_every"

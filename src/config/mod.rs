@@ -84,6 +84,10 @@ pub struct RouterSpec {
     pub addresses: Vec<VirtualAddress>,
     /// Unicast mode; `None` is multicast (224.0.0.18 / ff02::12).
     pub unicast: Option<Unicast>,
+    /// How many hosts run this virtual router, this one included (2..=255), when the
+    /// operator says so; with unicast, the peers plus one. `Some(2)` (or unicast with one
+    /// peer) makes a backup take over at once when the master leaves (priority 0).
+    pub hosts: Option<u8>,
     /// The v3/IPv4 checksum form; always `Auto` for v2 and IPv6 (where it is fixed).
     pub checksum: ChecksumMode,
     pub announce: Announce,
@@ -413,6 +417,7 @@ impl RouterSpec {
             announce_refresh_every: self.announce.refresh_every,
             checksum_form: self.checksum.fixed(),
             unicast_peers: self.unicast.as_ref().map(|u| u.peers.clone()),
+            hosts: self.hosts,
         }
     }
 

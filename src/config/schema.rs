@@ -226,6 +226,8 @@ pub(crate) struct RawRouter {
     #[serde(default)]
     pub unicast: Option<S<RawUnicast>>,
     #[serde(default)]
+    pub hosts: Option<S<i64>>,
+    #[serde(default)]
     pub checksum: Option<S<RawChecksum>>,
     #[serde(default)]
     pub announce: Option<S<RawAnnounce>>,

@@ -376,6 +376,13 @@ fn spec_changes(old: &RouterSpec, new: &RouterSpec) -> (Vec<&'static str>, Vec<S
             format!("unicast max_hops {} -> {}", hops(old), hops(new)),
         );
     }
+    if old.hosts != new.hosts {
+        let count = |hosts: Option<u8>| hosts.map_or("unknown".to_owned(), |n| n.to_string());
+        change(
+            "hosts",
+            format!("hosts {} -> {}", count(old.hosts), count(new.hosts)),
+        );
+    }
     if old.checksum != new.checksum {
         change(
             "checksum",

@@ -12,7 +12,10 @@
 //!   re-announces its addresses, which heals a split brain in one advertisement;
 //! - preempt delay (keepalived's `preempt_delay`);
 //! - graceful stop as master is make-before-break: priority 0 is sent but the addresses
-//!   stay until a new master is heard or master-down passes.
+//!   stay until a new master is heard or master-down passes;
+//! - in a pair (`RouterConfig::in_pair`: unicast with one peer, or `hosts: 2`) a backup
+//!   hearing priority 0 takes over at once rather than after skew time, which only
+//!   orders several backups.
 //!
 //! The announcement schedule (the gratuitous ARP / NA burst, its repeat and refresh) is
 //! made of deadlines of the router like its advertisement timer, so leaving Master by
@@ -70,6 +73,9 @@ pub struct RouterConfig {
     pub checksum_form: Option<ChecksumForm>,
     /// Unicast mode: the configured peers, the only destinations; `None` = multicast.
     pub unicast_peers: Option<Vec<IpAddr>>,
+    /// How many hosts run this virtual router, this one included, when the operator
+    /// says so (`hosts:`); `None` = unknown (a third router may always appear).
+    pub hosts: Option<u8>,
 }
 
 impl RouterConfig {
@@ -81,6 +87,16 @@ impl RouterConfig {
     /// Whether we own the addresses (priority 255).
     pub fn is_owner(&self) -> bool {
         self.priority == OWNER_PRIORITY
+    }
+
+    /// Whether no third router can exist: unicast with exactly one peer (nobody else is
+    /// heard), or `hosts: 2`. Then a backup is the only one, and when the master leaves
+    /// (priority 0) there is no other backup to give precedence to: it takes over at
+    /// once instead of after skew time. Wherever a third router could exist (multicast
+    /// without `hosts`, unicast with two or more peers) RFC 9568's skew wait stays, so
+    /// that the best backup wins without two masters.
+    pub fn in_pair(&self) -> bool {
+        self.hosts == Some(2) || self.unicast_peers.as_ref().is_some_and(|p| p.len() == 1)
     }
 }
 
@@ -169,6 +185,9 @@ pub enum Reason {
     },
     /// The master announced it is leaving (priority 0) and skew time passed.
     MasterLeft,
+    /// The master announced it is leaving (priority 0) and, in a pair, no other backup
+    /// can exist: taken over at once.
+    MasterLeftInPair,
     /// Heard a better master.
     BetterMaster {
         src: IpAddr,
@@ -199,6 +218,10 @@ impl fmt::Display for Reason {
                 write!(f, "no advertisement for master_down_interval {interval:?}")
             }
             Reason::MasterLeft => write!(f, "master sent priority 0 and skew time passed"),
+            Reason::MasterLeftInPair => write!(
+                f,
+                "master sent priority 0 and no other backup exists (pair): took over at once"
+            ),
             Reason::BetterMaster { src, priority } => {
                 write!(f, "heard master {src} with priority {priority}")
             }
@@ -726,16 +749,7 @@ impl Router {
                     interval: self.master_down_interval(),
                 }
             };
-            self.followed = None;
-            if self.in_sync_group {
-                // keepalived's rule: a group goes to Master only when every member
-                // wants to, which keeps members with different intervals from
-                // dragging each other back and forth.
-                self.master_down_at = None;
-                self.wants_master = Some(reason);
-            } else {
-                self.become_master(now, reason, out);
-            }
+            self.master_gone(now, reason, out);
             return;
         }
         if let Some(deadline) = self.farewell_at
@@ -798,7 +812,7 @@ impl Router {
             out.push(Action::AddressListMismatch { src });
         }
         match self.state {
-            State::Backup => self.backup_heard(src, advert, form, now),
+            State::Backup => self.backup_heard(src, advert, form, now, out),
             State::Master => self.master_heard(src, advert, now, out),
             _ => {}
         }
@@ -833,6 +847,7 @@ impl Router {
         advert: &Advertisement,
         form: ChecksumForm,
         now: Instant,
+        out: &mut Vec<Action>,
     ) {
         let local = self.effective_priority();
         // RFC 9568 assumes one master. While two exist (a split brain healing, several
@@ -868,7 +883,15 @@ impl Router {
             self.followed = None;
             self.master_left = true;
             self.wants_master = None;
-            self.master_down_at = Some(now + self.skew());
+            if self.config.in_pair() {
+                // No other backup to give precedence to: skew time would only leave
+                // the addresses unserved. Make-before-break as on any takeover (the
+                // addresses and the announcement come before our advertisement).
+                self.master_down_at = None;
+                self.master_gone(now, Reason::MasterLeftInPair, out);
+            } else {
+                self.master_down_at = Some(now + self.skew());
+            }
             return;
         }
         let lower = advert.priority < local;
@@ -1129,6 +1152,21 @@ impl Router {
         }
     }
 
+    /// Backup: the master is gone (master-down expired, or it left and we need not
+    /// wait): take over, or, in a sync group, want to.
+    fn master_gone(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
+        self.followed = None;
+        if self.in_sync_group {
+            // keepalived's rule: a group goes to Master only when every member wants
+            // to, which keeps members with different intervals from dragging each
+            // other back and forth.
+            self.master_down_at = None;
+            self.wants_master = Some(reason);
+        } else {
+            self.become_master(now, reason, out);
+        }
+    }
+
     fn become_master(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
         self.clear_timers();
         self.master_adver_interval = self.config.advert_interval;
@@ -1285,6 +1323,7 @@ mod tests {
             announce_refresh_every: None,
             checksum_form: None,
             unicast_peers: peers,
+            hosts: None,
         }
     }
 

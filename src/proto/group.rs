@@ -174,6 +174,7 @@ mod tests {
             announce_refresh_every: None,
             checksum_form: None,
             unicast_peers: None,
+            hosts: None,
         })
     }
 

@@ -209,6 +209,7 @@ pub fn router_config(
         announce_refresh_every: None,
         checksum_form: None,
         unicast_peers: None,
+        hosts: None,
     }
 }
 
@@ -228,6 +229,23 @@ pub fn model_priority(configured: u8, weight: i32) -> u8 {
 pub fn model_skew(priority: u8, interval: Centisecs) -> Duration {
     let interval_nanos = u64::from(interval.0) * 10_000_000;
     Duration::from_nanos(interval_nanos * (256 - u64::from(priority)) / 256)
+}
+
+/// How long a backup that hears priority 0 from the master it follows waits before it
+/// takes over: RFC 9568's skew, except for the only backup of a pair (`hosts: 2`, or
+/// unicast with one peer), which takes over the instant the priority 0 arrives. Written
+/// from the configuration, not from `RouterConfig::in_pair`, so the core is checked.
+pub fn model_leave_wait(config: &RouterConfig, priority: u8, interval: Centisecs) -> Duration {
+    let pair = match (&config.unicast_peers, config.hosts) {
+        (Some(peers), _) if peers.len() == 1 => true,
+        (_, Some(hosts)) => hosts == 2,
+        _ => false,
+    };
+    if pair {
+        Duration::ZERO
+    } else {
+        model_skew(priority, interval)
+    }
 }
 
 /// RFC 9568 §6.1 master-down interval: 3 * interval + skew.

@@ -3,7 +3,7 @@
 import unittest
 
 from downtime_harness.common import drain_path, haproxy_name
-from downtime_harness.daemons import floatip_config, keepalived_config
+from downtime_harness.daemons import floatip_config, floatip_hosts, keepalived_config
 from downtime_harness.lab import haproxy_backend_config, haproxy_lb_config
 
 
@@ -29,6 +29,18 @@ class Configs(unittest.TestCase):
         self.assertIn("    weight: -100", y)
         self.assertIn("script_user: nobody", y)
         self.assertTrue(y.startswith("checks:\n"))
+
+    def test_floatip_hosts(self):
+        y = floatip_config("lb1", 1000, "/w", with_checks=True, hosts=2)
+        self.assertIn("    preempt: true\n    hosts: 2\n    addresses:\n", y)
+        self.assertNotIn("hosts", floatip_config("lb1", 1000, "/w", with_checks=True))
+
+        class Args:
+            floatip_no_hosts = False
+        self.assertEqual(floatip_hosts(Args, 2), 2)
+        self.assertEqual(floatip_hosts(Args, 3), 3)
+        Args.floatip_no_hosts = True
+        self.assertIsNone(floatip_hosts(Args, 2))
 
     def test_keepalived(self):
         k = keepalived_config("lb1", 10, "/w", with_checks=True)

@@ -12,7 +12,7 @@ use crate::config::locate::Position;
 use crate::config::schema::{RawChecksum, RawRouter, S};
 use crate::config::{
     Announce, ChecksumMode, DEFAULT_ADVERT_INTERVAL, DEFAULT_PRIORITY, MAX_PREEMPT_DELAY,
-    RouterSpec,
+    RouterSpec, Unicast,
 };
 use crate::proto::packet::{Family, Version};
 use crate::proto::timers::Centisecs;
@@ -198,6 +198,10 @@ impl Validator<'_> {
             .unicast
             .as_ref()
             .and_then(|u| self.unicast(&k("unicast"), u, family, &vips, &addresses));
+        let hosts = r
+            .hosts
+            .as_ref()
+            .and_then(|h| self.hosts(h, &k("hosts"), unicast.as_ref()));
 
         let checksum = match &r.checksum {
             None => ChecksumMode::Auto,
@@ -298,6 +302,7 @@ impl Validator<'_> {
             accept_mode,
             addresses,
             unicast,
+            hosts,
             checksum,
             announce,
             password,
@@ -305,6 +310,41 @@ impl Validator<'_> {
             notify,
         };
         (Some(spec), identity)
+    }
+
+    /// `hosts:` 2..=255; with unicast it must be the peers plus this router.
+    fn hosts(&mut self, raw: &S<i64>, key: &str, unicast: Option<&Unicast>) -> Option<u8> {
+        let here = at(&raw.referenced);
+        let hosts = match u8::try_from(raw.value) {
+            Ok(n) if n >= 2 => n,
+            _ => {
+                self.sink.error(
+                    here,
+                    key,
+                    format!("hosts: {} is out of range", raw.value),
+                    Some("the number of hosts running this virtual router, this one included: 2..=255".to_owned()),
+                );
+                return None;
+            }
+        };
+        if let Some(unicast) = unicast
+            && usize::from(hosts) != unicast.peers.len() + 1
+        {
+            let peers = unicast.peers.len();
+            self.sink.error(
+                here,
+                key,
+                format!(
+                    "hosts: {hosts} but unicast lists {peers} peer{} ({} host{} with this one)",
+                    if peers == 1 { "" } else { "s" },
+                    peers + 1,
+                    if peers == 0 { "" } else { "s" }
+                ),
+                Some("with unicast the hosts are the peers plus this router; fix the count or the peers, or remove `hosts`".to_owned()),
+            );
+            return None;
+        }
+        Some(hosts)
     }
 
     fn advert_interval(
