@@ -76,6 +76,26 @@ pub enum Command {
         #[arg(short = 'n', long)]
         count: Option<u64>,
     },
+    /// Translate a keepalived configuration (its VRRP half) into floatip YAML.
+    ///
+    /// The YAML goes to standard output (or FILE with -o), the report of what was
+    /// approximated or left out to standard error (or, with --json, as JSON to standard
+    /// output). Exit status: 0 translated fully, 1 with items left out, 78 the input is
+    /// not a valid keepalived configuration, 66 it cannot be read.
+    Import {
+        /// The keepalived configuration (usually /etc/keepalived/keepalived.conf).
+        file: PathBuf,
+        /// Write the YAML to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// keepalived's --config-id: which `@ID` conditional lines apply.
+        #[arg(long, value_name = "ID")]
+        config_id: Option<String>,
+        /// Print the translation report as JSON on standard output (the YAML is then
+        /// written only with -o).
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the version.
     Version,
     /// Write the man pages (floatip.1, floatip-run.1, ...) into DIR; used to build the

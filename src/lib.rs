@@ -9,6 +9,7 @@ pub mod common;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod import;
 pub mod net;
 pub mod proto;
 pub mod sys;

@@ -71,6 +71,12 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Command::Import {
+            file,
+            output,
+            config_id,
+            json,
+        } => import(&file, output.as_deref(), config_id, json),
         Command::Sniff { iface, count } => match daemon::sniff::run(&iface, count) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -158,6 +164,43 @@ fn reload(socket: &std::path::Path) -> ExitCode {
             ExitCode::from(client::EXIT_REFUSED)
         }
     }
+}
+
+/// `floatip import`: YAML to stdout or `-o`, the report to stderr (or JSON to stdout).
+fn import(
+    file: &std::path::Path,
+    output: Option<&std::path::Path>,
+    config_id: Option<String>,
+    json: bool,
+) -> ExitCode {
+    let options = floatip::import::Options {
+        config_id,
+        output_name: output.map(|o| o.display().to_string()),
+    };
+    let imported = floatip::import::import_file(file, &options);
+    let outcome = imported.outcome();
+    if matches!(
+        outcome,
+        floatip::import::Outcome::Full | floatip::import::Outcome::Partial
+    ) && let Some(yaml) = &imported.yaml
+    {
+        match output {
+            Some(path) => {
+                if let Err(e) = std::fs::write(path, yaml) {
+                    eprintln!("floatip import: cannot write {}: {e}", path.display());
+                    return ExitCode::from(EXIT_FAILURE);
+                }
+            }
+            None if !json => print!("{yaml}"),
+            None => {}
+        }
+    }
+    if json {
+        println!("{}", imported.json_report());
+    } else {
+        eprint!("{}", imported.render_report());
+    }
+    ExitCode::from(outcome.exit_code())
 }
 
 fn config_exit_code(e: &floatip::config::ConfigError) -> u8 {
