@@ -140,10 +140,16 @@ fn reload(socket: &std::path::Path) -> ExitCode {
         }
     };
     match answer.reload {
-        Some(outcome) if outcome.applied => {
-            println!("floatip reload: the new configuration runs");
-            ExitCode::SUCCESS
-        }
+        Some(outcome) if outcome.applied => match outcome.error {
+            None => {
+                println!("floatip reload: the new configuration runs");
+                ExitCode::SUCCESS
+            }
+            Some(error) => {
+                eprintln!("floatip reload: the new configuration runs, except:\n{error}");
+                ExitCode::from(client::EXIT_PROBLEM)
+            }
+        },
         Some(outcome) => {
             eprintln!(
                 "floatip reload: rejected; {}\n{}",

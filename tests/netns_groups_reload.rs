@@ -249,3 +249,32 @@ fn reload_adding_then_removing_a_vip_keeps_the_master_in_place() {
         "pings to {VIP4} across both reloads: {report}"
     );
 }
+
+#[test]
+fn a_reload_whose_replacement_cannot_start_keeps_the_running_router() {
+    let topo = pair("reload-keep");
+    let (a, b) = (topo.node("a"), topo.node("b"));
+    let da = a.start(&Config::one(web(150)));
+    let db = b.start(&Config::one(web(100)));
+    topo.expect_holders(VIP4, &["a"], STARTUP + takeover_bound(150));
+    topo.expect_within(STARTUP, "b is backup", || db.log_contains("-> BACKUP"));
+
+    // The interface changes to one that does not exist: the file validates (check does
+    // not touch the network), the replacement cannot be opened. The running router must
+    // go on as it was, not hand over and vanish.
+    let before = da.log().len();
+    da.reload(&Config::one(web(150).interface("nope0")).to_yaml());
+    topo.expect_within(
+        Duration::from_secs(2),
+        "the failed replacement is logged",
+        || da.log_since(before).contains("cannot start router"),
+    );
+    let log = da.log_since(before);
+    assert!(
+        log.contains("keeps its old configuration"),
+        "the log says the old router stays:\n{log}"
+    );
+    topo.expect_holders_stay(VIP4, &["a"], 5 * ADV);
+    assert_no_state_change_since(&da, before, "after the failed replacement");
+    da.check_running().unwrap();
+}

@@ -172,7 +172,8 @@ pub struct ReloadOutcome {
     /// when the file was rejected).
     pub kept_running: bool,
     /// Why it was rejected: the configuration errors (each with file:line:column), or
-    /// the reason it could not be used.
+    /// the reason it could not be used. With `applied`: the routers that could not be
+    /// started (a router they were to replace keeps running as it was).
     pub error: Option<String>,
 }
 

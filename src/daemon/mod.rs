@@ -955,12 +955,15 @@ impl Daemon {
 
     /// Carry out the step of a configured router in a reload plan. Returns the id that
     /// now runs under its name and whether it was just opened. The actions of a router
-    /// changed in place go to `deferred`: they run once its unit is rebuilt.
+    /// changed in place go to `deferred`: they run once its unit is rebuilt. A router
+    /// that cannot be opened is said in `failures`; the one it was to replace, if any,
+    /// keeps running with its old configuration (it is returned, not opened).
     async fn apply_step(
         &mut self,
         step: &Step<'_>,
         running: &mut HashMap<RouterId, Router>,
         deferred: &mut Vec<(RouterId, Action)>,
+        failures: &mut Vec<String>,
         now: Instant,
     ) -> Option<(RouterId, bool)> {
         match *step {
@@ -979,8 +982,18 @@ impl Daemon {
                 match self.open_router(spec).await {
                     Ok(id) => Some((id, true)),
                     Err(e) => {
-                        error!(router = %spec.name, "cannot start router: {e}");
-                        None
+                        let old = match *step {
+                            Step::Replaced { old, .. } => Some(old),
+                            _ => None,
+                        };
+                        let kept = if old.is_some() {
+                            "; the running one keeps its old configuration"
+                        } else {
+                            ""
+                        };
+                        error!(router = %spec.name, "cannot start router: {e}{kept}");
+                        failures.push(format!("router {}: {e}{kept}", spec.name));
+                        old.map(|id| (id, false))
                     }
                 }
             }
@@ -1036,8 +1049,10 @@ impl Daemon {
         let (mut ids, mut new_ids) = (HashMap::new(), Vec::new());
         // Actions of routers taken out of their units, carried out once units exist.
         let mut deferred: Vec<(RouterId, Action)> = Vec::new();
+        let mut failures = Vec::new();
         for entry in &plan.routers {
-            let step = self.apply_step(&entry.step, &mut running, &mut deferred, now);
+            let step =
+                self.apply_step(&entry.step, &mut running, &mut deferred, &mut failures, now);
             if let Some((id, opened)) = step.await {
                 ids.insert(entry.name.clone(), id);
                 if opened {
@@ -1045,9 +1060,11 @@ impl Daemon {
                 }
             }
         }
-        // Routers that leave send priority 0 first (make-before-break), each on its own.
+        // Routers that leave send priority 0 first (make-before-break), each on its own;
+        // not one whose replacement could not be opened: it goes on as it was.
+        let kept: std::collections::HashSet<RouterId> = ids.values().copied().collect();
         let mut retiring_units = Vec::new();
-        for id in plan.leaving() {
+        for id in plan.leaving().filter(|id| !kept.contains(id)) {
             let Some(mut router) = running.remove(&id) else {
                 continue;
             };
@@ -1100,7 +1117,7 @@ impl Daemon {
         crate::control::ReloadOutcome {
             applied: true,
             kept_running: false,
-            error: None,
+            error: (!failures.is_empty()).then(|| failures.join("\n")),
         }
     }
 

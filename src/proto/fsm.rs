@@ -885,18 +885,21 @@ impl Router {
         // equal-priority routers timing out together) a backup follows the best one it
         // hears, and only that one: a lesser master's advertisements neither reset our
         // timer nor teach us its interval, and its priority 0 does not arm our skew.
-        // Only while the best one keeps advertising, though: once it has missed an
-        // advertisement it may be gone (crashed), and the lesser master that took over
-        // from it is the one to follow. Otherwise, in a group of three, the lowest
+        // Only while the best one keeps advertising, though: once it has been silent for
+        // two of its intervals it may be gone (crashed), and the lesser master that took
+        // over from it is the one to follow. Otherwise, in a group of three, the lowest
         // backup would ignore the new master and take over too when the dead master's
-        // timer runs out.
+        // timer runs out. Two intervals, not one: a best master that is merely late by
+        // some jitter must not hand its followers to a lesser one (whose priority 0 they
+        // would then honour); a successor is first heard after master_down, more than
+        // three intervals.
         let follows = match self.followed {
             None => true,
             Some(followed) => {
                 src == followed.src
                     || (advert.priority, src) > (followed.priority, followed.src)
                     || now.saturating_since(followed.heard_at)
-                        > self.master_adver_interval.to_duration()
+                        > self.master_adver_interval.to_duration() * 2
             }
         };
         if !follows {
@@ -1428,6 +1431,9 @@ mod tests {
         // While the best master advertises, a lesser one (a split brain) is ignored:
         // the master-down timer stays where the best one's advertisement set it.
         r.step(heard(ip(150), 150, WITH), at(1500));
+        assert_eq!(r.master_down_at, Some(at(1000) + r.master_down_interval()));
+        // Nor when the best one is late by less than two of its intervals.
+        r.step(heard(ip(150), 150, WITH), at(2900));
         assert_eq!(r.master_down_at, Some(at(1000) + r.master_down_interval()));
         // The best master missed an advertisement (crashed); the lesser one that took
         // over is followed now, so this backup does not time out and take over too.
