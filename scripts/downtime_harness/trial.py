@@ -9,6 +9,7 @@ Owns the order of a trial; must not aggregate trials (report) or parse text itse
 import os
 import shutil
 import signal
+import stat
 import sys
 import time
 
@@ -167,6 +168,18 @@ def run_trial(args, lab, daemon_kind, scenario, interval_ms, rng, trial_dir):
     for lb in lab.lbs:
         d = os.path.join(lab.work, lb)
         if os.path.isdir(d):
-            shutil.copytree(d, os.path.join(trial_dir, lb), dirs_exist_ok=True)
+            shutil.copytree(d, os.path.join(trial_dir, lb), dirs_exist_ok=True,
+                            ignore=not_regular)
             shutil.rmtree(d)
     return rec
+
+
+def not_regular(directory, names):
+    """copytree's ignore: what cannot be copied as a file (the daemon's control socket)."""
+    def skip(name):
+        try:
+            mode = os.lstat(os.path.join(directory, name)).st_mode
+        except OSError:
+            return True
+        return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+    return [name for name in names if skip(name)]
