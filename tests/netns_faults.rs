@@ -8,7 +8,6 @@ mod netns;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -30,12 +29,7 @@ fn public_web(priority: u8) -> String {
 
 #[test]
 fn an_announcement_for_an_address_on_another_device_carries_that_devices_mac() {
-    let topo = Topology::builder("garp-device")
-        .lans(2)
-        .node("a", 11)
-        .node("b", 12)
-        .node("c", 200)
-        .build();
+    let topo = netns::pair_on_two_lans("garp-device");
     let (a, b, c) = (topo.node("a"), topo.node("b"), topo.node("c"));
     let da = a.spawn_floatip(&public_web(150));
     let _db = b.spawn_floatip(&public_web(100));
@@ -186,11 +180,7 @@ fn start_with_check(tag: &str, exit: u8, settled: impl Fn(&[String]) -> bool) ->
         )
         .top(&top),
     );
-    netns::wait_for(STARTUP, || events.exists()).expect("event socket created");
-    let stream = UnixStream::connect(&events).expect("connect to the event socket");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("set a read timeout on the event socket");
+    let stream = netns::connect_events(&events);
     let hooks = || -> Vec<String> {
         std::fs::read_to_string(&hook_log)
             .unwrap_or_default()

@@ -22,12 +22,7 @@ fn front_and_back(priority: u8) -> Config {
 
 #[test]
 fn a_sync_group_moves_its_routers_together() {
-    let topo = Topology::builder("sync")
-        .lans(2)
-        .node("a", 11)
-        .node("b", 12)
-        .node("c", 200)
-        .build();
+    let topo = netns::pair_on_two_lans("sync");
     let (a, b, c) = (topo.node("a"), topo.node("b"), topo.node("c"));
     let da = a.start(&front_and_back(150));
     let _db = b.start(&front_and_back(100));

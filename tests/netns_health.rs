@@ -8,7 +8,6 @@ mod netns;
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -440,12 +439,8 @@ fn notify_hooks_and_the_event_socket_see_every_transition_in_order() {
         )
         .top(&top),
     );
-    netns::wait_for(STARTUP, || events.exists()).expect("event socket created");
-    let stream = UnixStream::connect(&events).expect("connect to the event socket");
     // The socket is read to its end after floatip stops: a hang must fail, not block.
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("set a read timeout on the event socket");
+    let stream = netns::connect_events(&events);
     topo.expect_holders(VIP4, &["a"], STARTUP + takeover_bound(150));
 
     ha.kill();

@@ -1007,3 +1007,25 @@ pub fn pair(tag: &str) -> Topology {
         .node("c", 200)
         .build()
 }
+
+/// [`pair`] on two LANs: every node has `eth0` on the first and `eth1` on the second.
+pub fn pair_on_two_lans(tag: &str) -> Topology {
+    Topology::builder(tag)
+        .lans(2)
+        .node("a", 11)
+        .node("b", 12)
+        .node("c", 200)
+        .build()
+}
+
+/// Connects to a daemon's event socket once it exists (within [`STARTUP`]), with a 5 s
+/// read timeout: a stream read to its end after the daemon stops must fail, not hang.
+pub fn connect_events(path: &std::path::Path) -> std::os::unix::net::UnixStream {
+    wait_for(STARTUP, || path.exists()).expect("event socket created");
+    let stream =
+        std::os::unix::net::UnixStream::connect(path).expect("connect to the event socket");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("set a read timeout on the event socket");
+    stream
+}
